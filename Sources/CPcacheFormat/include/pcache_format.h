@@ -61,7 +61,8 @@
 
 /* ---- device map ---- */
 #define PCACHE_SB_OFF			4096
-#define PCACHE_SB_SIZE			PCACHE_SLOT_SIZE	/* one slot per copy */
+#define PCACHE_SB_SIZE			4096	/* one slot per copy (PCACHE_SLOT_SIZE) */
+_Static_assert(PCACHE_SB_SIZE == PCACHE_SLOT_SIZE, "sb slot");
 #define PCACHE_SB1_OFF			(PCACHE_SB_OFF + PCACHE_SB_SIZE)
 #define PCACHE_SB_RESERVED_OFF		(PCACHE_SB1_OFF + PCACHE_SB_SIZE)
 #define PCACHE_SB_RESERVED_SIZE		4096
@@ -234,6 +235,9 @@ struct pcache_kset_onmedia {
 };
 _Static_assert(sizeof(struct pcache_kset_onmedia) == 24, "pcache_kset_onmedia size");
 
-#define PCACHE_KSET_SIZE_MAX		(24 + 40 * PCACHE_KSET_KEYS_MAX)
+/* A literal: Swift's importer drops macros with more than one operator. */
+#define PCACHE_KSET_SIZE_MAX		5144
+_Static_assert(PCACHE_KSET_SIZE_MAX == sizeof(struct pcache_kset_onmedia) +
+	       PCACHE_KSET_KEYS_MAX * sizeof(struct pcache_key_onmedia), "kset max size");
 
 #endif /* PCACHE_FORMAT_H */
