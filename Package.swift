@@ -24,6 +24,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .target(name: "PcacheSysfs", dependencies: [
+            "CPcacheFormat",
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .target(name: "PcacheLifecycle", dependencies: [
