@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# pcache: build, test and install. Run `make help` for the targets.
+#
+# The kernel module is built against Debian's newest installed 6.12 kernel
+# (Tests/vm/kver.sh), never the running one; kernel tests boot that kernel
+# under QEMU (Tests/vm/vm.sh).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+KVER_SH   := Tests/vm/kver.sh
+SWIFT     ?= swift
+# Resolved when a recipe runs, after `make deps` may have installed the kernel.
+KDIR_CMD   = /usr/src/linux-headers-$$($(KVER_SH))
+MODULE    := KernelShim/pcache.ko
+PCACHECTL := .build/release/pcachectl
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+
+.PHONY: all help deps module tool test test-swift test-kernel demo install clean fuzz check vm-prepare
+
+all: module tool
+
+help:
+	@echo "make demo     boot a VM and walk through the whole pcache lifecycle"
+	@echo "make test     Swift unit tests + every kernel suite in QEMU; ends with 'N passed, N failed'"
+	@echo "make deps     install the Debian packages and the 6.12 kernel (root, idempotent)"
+	@echo "make module   build $(MODULE) against the 6.12 headers (W=1)"
+	@echo "make tool     swift build -c release -> $(PCACHECTL)"
+	@echo "make check    sparse + W=1 on the module"
+	@echo "make install  module, depmod, pcachectl, udev rule, man page on this host"
+	@echo "make fuzz     Tests/fuzz/run.sh"
+	@echo "make clean    remove build outputs, VM cache and results"
+	@echo "One kernel suite: Tests/vm/vm.sh run-suite Tests/kernel/001-module.sh"
+
+deps:
+	@Tests/vm/deps.sh
+
+module:
+	@test -f KernelShim/Kbuild || { echo "make: KernelShim/Kbuild is missing" >&2; exit 1; }
+	$(MAKE) -C $(KDIR_CMD) M=$(CURDIR)/KernelShim W=1 modules
+
+check:
+	$(MAKE) -C $(KDIR_CMD) M=$(CURDIR)/KernelShim C=2 W=1 modules
+
+tool:
+	$(SWIFT) build -c release --product pcachectl
+
+vm-prepare:
+	@Tests/vm/vm.sh prepare
+
+test: deps module tool
+	@Tests/vm/test-all.sh
+
+# The two halves of `make test`, each on its own.
+test-swift:
+	@Tests/vm/test-all.sh --swift-only
+
+test-kernel: module tool
+	@Tests/vm/vm.sh run-all
+
+demo: deps module tool
+	@Tests/vm/demo.sh
+
+install: module tool
+	@kver=$$($(KVER_SH)); \
+	install -D -m 0644 $(MODULE) $(DESTDIR)/lib/modules/$$kver/extra/pcache.ko; \
+	if [ -z "$(DESTDIR)" ]; then depmod -a $$kver; fi; \
+	echo "installed pcache.ko for $$kver"
+	install -D -m 0755 $(PCACHECTL) $(DESTDIR)$(PREFIX)/sbin/pcachectl
+	@for r in udev/*.rules; do \
+		[ -e "$$r" ] || { echo "no udev rule in udev/ yet: skipped"; break; }; \
+		install -D -m 0644 "$$r" $(DESTDIR)/etc/udev/rules.d/$$(basename "$$r"); \
+		echo "installed udev rule $$(basename "$$r")"; \
+	done
+	@if [ -e Docs/pcachectl.8 ]; then \
+		install -D -m 0644 Docs/pcachectl.8 $(DESTDIR)$(PREFIX)/share/man/man8/pcachectl.8; \
+		echo "installed pcachectl(8)"; \
+	else echo "no Docs/pcachectl.8 yet: man page skipped"; fi
+
+fuzz:
+	@if [ -x Tests/fuzz/run.sh ]; then Tests/fuzz/run.sh; \
+	else echo "make: Tests/fuzz/run.sh does not exist yet" >&2; exit 1; fi
+
+clean:
+	-@kver=$$($(KVER_SH) 2>/dev/null) && [ -d /usr/src/linux-headers-$$kver ] && \
+		$(MAKE) -s -C /usr/src/linux-headers-$$kver M=$(CURDIR)/KernelShim clean
+	rm -rf .build vm-cache results
