@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// Writes cache contents onto a formatted image the way the kernel lays them out: a backing record,
+/// a linked segment chain, generations, key_tail/dirty_tail, cached data and a kset log with LAST links
+/// and zero terminators, every two-copy record by the copy rule. The kernel module is the real writer;
+/// this one builds test images, fixtures, fuzz seeds and benchmark images.
+public struct CacheWriter<Image: ImageSink> {
+    public let image: Image
+    public let superblock: Superblock
+    /// Physical segments already given to a chain.
+    public private(set) var usedSegments: Set<UInt32> = []
+
+    /// - Throws: `FormatError` when the image has no valid superblock.
+    public init(image: Image) throws {
+        self.image = image
+        let bytes = try image.read(at: Layout.superblockOffset, count: Layout.superblockSize)
+        superblock = try Superblock(decoding: bytes)
+        try superblock.validate(deviceSize: image.size, forWriting: true)
+    }
+
+    /// Writes `record` by the copy rule: seq = latest + 1 into the slot not holding the latest copy.
+    /// - Parameters:
+    ///   - slot0: byte offset of copy 0; copy 1 is `stride` bytes further.
+    /// - Returns: the slot written.
+    @discardableResult
+    public func write<R: MetaRecord>(_ record: R, slot0: UInt64, stride: UInt64) throws -> Int {
+        let offsets = [slot0, slot0 + stride]
+        let current = try offsets.flatMap { try image.read(at: $0, count: R.size) }
+        let copies = current.withUnsafeBytes { all in
+            Copies<R>(decoding: { i in UnsafeRawBufferPointer(rebasing: all[min(i * R.size, all.count)..<min((i + 1) * R.size, all.count)]) },
+                      region: Region(.device), offsets: offsets)
+        }
+        var r = record
+        r.seq = copies.nextSeq
+        let slot = copies.slotToWrite
+        try image.write(r.encoded(), at: offsets[slot])
+        return slot
+    }
+
+    /// Starts a new cache for backing `id`: takes `cacheSegments` free segments first-fit, links them,
+    /// writes their generations (0), both tails at 0:0, a zero kset header at the start of chain segment 0
+    /// (the first key segment), and the record in state RUNNING.
+    /// - Returns: a log writer for the cache.
+    public mutating func startCache(id: UInt32, path: String, deviceSectors: UInt64, cacheSegments: UInt32,
+                                    flags: UInt32 = 0) throws -> CacheLog<Image> {
+        var segs: [UInt32] = []
+        var s: UInt32 = 0
+        while segs.count < Int(cacheSegments), s < superblock.segmentCount {
+            if !usedSegments.contains(s) { segs.append(s) }
+            s += 1
+        }
+        precondition(segs.count == Int(cacheSegments), "not enough free segments")
+        usedSegments.formUnion(segs)
+        for (i, seg) in segs.enumerated() {
+            let next = i + 1 < segs.count ? segs[i + 1] : nil
+            try write(SegmentInfo(backingID: id, index: UInt32(i), next: next),
+                      slot0: Layout.segmentInfoOffset(segment: seg, copy: 0), stride: Layout.slotSize)
+            try write(SegmentGen(gen: 0), slot0: Layout.segmentGenOffset(segment: seg, copy: 0), stride: Layout.positionStride)
+        }
+        let log = CacheLog(image: image, id: id, segments: segs, dataCRC: flags & BackingRecord.dataCRCFlag != 0)
+        try image.write([UInt8](repeating: 0, count: Layout.ksetHeaderSize), at: Layout.dataOffset(segment: segs[0]))
+        try log.setTails(keyTail: (0, 0), dirtyTail: (0, 0))
+        let record = BackingRecord(id: id, state: .running, path: path, deviceSectors: deviceSectors,
+                                   firstSegment: segs[0], cacheSegments: cacheSegments, flags: flags)
+        try write(record, slot0: Layout.backingRecordOffset(id: id, copy: 0), stride: Layout.slotSize)
+        return log
+    }
+}
+
+/// Appends data and ksets to one cache, as the kernel's write path does.
+public struct CacheLog<Image: ImageSink> {
+    public let image: Image
+    public let id: UInt32
+    /// Physical ids in chain order.
+    public let segments: [UInt32]
+    public let dataCRC: Bool
+    /// Where the next kset goes.
+    public private(set) var head: (segment: UInt32, offset: UInt32) = (0, 0)
+    /// Chain indexes not yet used for data or keys.
+    private var free: [UInt32]
+    private var data: (segment: UInt32, offset: UInt32)?
+    private var pending: [CacheKey] = []
+
+    init(image: Image, id: UInt32, segments: [UInt32], dataCRC: Bool) {
+        self.image = image
+        self.id = id
+        self.segments = segments
+        self.dataCRC = dataCRC
+        free = Array((1..<UInt32(segments.count)).reversed())
+    }
+
+    /// Writes both log positions by the copy rule.
+    public func setTails(keyTail: (UInt32, UInt32), dirtyTail: (UInt32, UInt32)) throws {
+        let w = try CacheWriter(image: image)
+        try w.write(LogPosition(cacheSegment: keyTail.0, segmentOffset: keyTail.1),
+                    slot0: Layout.keyTailOffset(firstSegment: segments[0], copy: 0), stride: Layout.positionStride)
+        try w.write(LogPosition(cacheSegment: dirtyTail.0, segmentOffset: dirtyTail.1),
+                    slot0: Layout.dirtyTailOffset(firstSegment: segments[0], copy: 0), stride: Layout.positionStride)
+    }
+
+    /// Caches `bytes` (a 512-byte multiple, not crossing 4 MiB) for backing offset `offset`: writes the
+    /// data into the data area and adds its key to the pending kset, closing it at 128 keys.
+    /// - Returns: false when the cache has no room left.
+    public mutating func cache(_ bytes: UnsafeRawBufferPointer, at offset: UInt64, clean: Bool = false) throws -> Bool {
+        let len = UInt32(bytes.count)
+        if data == nil || UInt64(data!.offset) + UInt64(len) > Layout.segmentDataSize {
+            guard let seg = free.popLast() else { return false }
+            data = (seg, 0)
+        }
+        let (seg, off) = data!
+        try image.write(bytes, at: Layout.dataOffset(segment: segments[Int(seg)], offset: UInt64(off)))
+        data!.offset += len
+        pending.append(CacheKey(offset: offset, length: len, flags: clean ? CacheKey.cleanFlag : 0, cacheSegment: seg,
+                                cacheSegmentOffset: off, segmentGen: 0,
+                                dataCRC: dataCRC ? CRC32C.checksum(bytes) : 0))
+        if pending.count == Layout.ksetKeysMax { return try flush() }
+        return true
+    }
+
+    /// Writes the pending keys as one kset (if any): a zero terminator after it, then the kset; opens a
+    /// new key segment through a LAST kset when this one and a header would not fit.
+    /// - Returns: false when a new key segment was needed and none was free (the keys are dropped).
+    @discardableResult
+    public mutating func flush() throws -> Bool {
+        guard !pending.isEmpty else { return true }
+        let kset = KeySet(keys: pending)
+        pending = []
+        if UInt64(head.offset) + UInt64(kset.size + Layout.ksetHeaderSize) > Layout.segmentDataSize {
+            guard let next = free.popLast() else { return false }
+            let zero = [UInt8](repeating: 0, count: Layout.ksetHeaderSize)
+            try image.write(zero, at: Layout.dataOffset(segment: segments[Int(next)]))
+            try image.write(KeySet(lastPointingTo: next).encoded(),
+                            at: Layout.dataOffset(segment: segments[Int(head.segment)], offset: UInt64(head.offset)))
+            head = (next, 0)
+        }
+        let at = Layout.dataOffset(segment: segments[Int(head.segment)], offset: UInt64(head.offset))
+        try image.write([UInt8](repeating: 0, count: Layout.ksetHeaderSize), at: at + UInt64(kset.size))
+        try image.write(kset.encoded(), at: at)
+        head.offset += UInt32(kset.size)
+        return true
+    }
+}
