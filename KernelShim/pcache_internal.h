@@ -65,6 +65,14 @@ struct pcache_cache_dev {
 	u32			seg_used;
 
 	struct pcache_backing_dev *backings[PCACHE_BACKING_MAX];
+
+	/* plumbing only (cache_dev.c, main.c) */
+	struct list_head	node;		/* pcache_cache_devs, under pcache_mutex */
+	dev_t			devt;
+	/* chains of RUNNING records, claimed at register, until started */
+	u32			*chains[PCACHE_BACKING_MAX];
+	u32			nr_backings;	/* started backing devices, under @lock */
+	bool			dying;		/* unregister passed its checks, under @lock */
 };
 
 /* ---- cache_dev.c / segment.c (plumbing) ---- */
@@ -95,8 +103,13 @@ int pcache_meta_find_latest(void *slot0, u32 stride, u32 size, void *out, int *s
 
 /**
  * pcache_meta_write - write a record into the slot not holding the latest.
- * @rec: record to write; its header.seq is set to @latest_seq + 1 and its crc
- *       computed here. @latest_slot is updated to the slot written.
+ * @rec: record to write; it starts with struct pcache_meta_header_onmedia
+ *       whose seq must hold the latest seq (as read by
+ *       pcache_meta_find_latest(), or anything when *@latest_slot < 0). Its
+ *       header.seq is set to that seq + 1 and its crc computed here, so @rec
+ *       stays the in-memory twin of the newest copy.
+ * @latest_slot: in: slot of the latest valid copy, or -1 if none (then slot
+ *       0 is written); out: the slot written.
  * Flushes the copy to media and issues pmem_wmb() before returning.
  */
 void pcache_meta_write(void *slot0, u32 stride, u32 size, void *rec, int *latest_slot);
@@ -113,6 +126,9 @@ struct pcache_logic_dev {
 	struct gendisk		*disk;
 	struct blk_mq_tag_set	tag_set;
 	atomic_t		open_count;
+	/* plumbing only: @open_count and @closing change under @open_lock */
+	spinlock_t		open_lock;
+	bool			closing;
 };
 
 /**
@@ -136,6 +152,10 @@ struct pcache_backing_dev {
 	struct bio_set		bioset;
 	struct pcache_logic_dev	logic_dev;
 	struct pcache_cache	*cache;
+
+	/* plumbing only */
+	u32			*seg_ids;	/* chain, info.cache_segs entries */
+	bool			segs_owned;	/* @seg_ids claimed in seg_bitmap */
 };
 
 /* Persist @backing_dev->info (caller holds info_lock). */
@@ -145,6 +165,11 @@ void backing_dev_info_write(struct pcache_backing_dev *backing_dev);
  * Bios to the backing device. Allocation comes from backing_dev->bioset
  * (mempool backed, GFP_NOIO): these never fail and may sleep, so call them
  * from process context (queue_rq of a BLK_MQ_F_BLOCKING set, or a worker).
+ * @done runs once, from bio completion context (possibly hard irq), after
+ * every bio of the call has completed, with the first error seen.
+ *
+ * When called from queue_rq, the block layer may hold the bios on
+ * current->bio_list until queue_rq returns: never wait for @done there.
  */
 typedef void (*backing_dev_done_fn)(void *priv, blk_status_t status);
 
@@ -156,5 +181,58 @@ void backing_dev_write_pmem(struct pcache_backing_dev *backing_dev, void *addr,
 			    u64 off, u32 len, backing_dev_done_fn done, void *priv);
 /* Flush the backing device's volatile cache; returns 0 or -errno. Sleeps. */
 int backing_dev_flush(struct pcache_backing_dev *backing_dev);
+
+/* ---- plumbing-internal (main.c, cache_dev.c, segment.c, backing_dev.c, logic_dev.c) ---- */
+
+#define cache_dev_err(cd, fmt, ...)	pcache_err("cache_dev%d: " fmt, (cd)->id, ##__VA_ARGS__)
+#define cache_dev_warn(cd, fmt, ...)	pcache_warn("cache_dev%d: " fmt, (cd)->id, ##__VA_ARGS__)
+#define cache_dev_info(cd, fmt, ...)	pcache_info("cache_dev%d: " fmt, (cd)->id, ##__VA_ARGS__)
+#define backing_dev_err(bd, fmt, ...) \
+	cache_dev_err((bd)->cache_dev, "backing_dev%u: " fmt, (bd)->id, ##__VA_ARGS__)
+#define backing_dev_info(bd, fmt, ...) \
+	cache_dev_info((bd)->cache_dev, "backing_dev%u: " fmt, (bd)->id, ##__VA_ARGS__)
+
+extern const struct bus_type pcache_bus_type;
+extern struct device *pcache_root_dev;
+extern struct mutex pcache_mutex;
+extern struct list_head pcache_cache_devs;
+
+/* main.c: strict "key=value,key=value" parsing, one log line per refusal. */
+struct pcache_opt {
+	const char	*key;
+	char		*val;		/* NULL when absent */
+};
+int pcache_opts_parse(const char *object, char *buf, struct pcache_opt *opts, int nr);
+int pcache_opt_u32(const char *object, const struct pcache_opt *opt, u32 min, u32 max,
+		   u32 *out);
+
+/* cache_dev.c */
+int pcache_check_dev_path(const char *object, const char *path, dev_t *devt);
+int cache_dev_register(const char *object, char *buf);
+int cache_dev_unregister(const char *object, char *buf);
+
+/* segment.c */
+int cache_dev_segs_init(struct pcache_cache_dev *cache_dev);
+void cache_dev_segs_exit(struct pcache_cache_dev *cache_dev);
+void *cache_dev_backing_slot0(struct pcache_cache_dev *cache_dev, u32 backing_id);
+int segment_chain_create(struct pcache_cache_dev *cache_dev, u32 backing_id,
+			 u32 n_segs, u32 *seg_ids);
+void segment_chain_release(struct pcache_cache_dev *cache_dev, const u32 *seg_ids, u32 n_segs);
+
+/* backing_dev.c */
+int backing_record_read(struct pcache_cache_dev *cache_dev, u32 backing_id,
+			struct pcache_backing_onmedia *rec, int *slot);
+int backing_record_check(struct pcache_cache_dev *cache_dev, u32 backing_id,
+			 const struct pcache_backing_onmedia *rec);
+int backing_dev_adm(struct pcache_cache_dev *cache_dev, char *buf);
+
+/* logic_dev.c */
+int logic_dev_init(void);
+void logic_dev_exit(void);
+int logic_dev_start(struct pcache_backing_dev *backing_dev);
+int logic_dev_close(struct pcache_backing_dev *backing_dev);
+void backing_dev_flush_async(struct pcache_backing_dev *backing_dev, backing_dev_done_fn done,
+			     void *priv);
+void logic_dev_stop(struct pcache_backing_dev *backing_dev);
 
 #endif /* PCACHE_INTERNAL_H */

@@ -1,0 +1,872 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * backing_dev.c - one cached disk: cache_devN/backing_devM, its backing
+ * record, its segment chain, and the bios sent to it.
+ *
+ * The record index is the backing id. A record is found again by its path:
+ * RUNNING (stopped uncleanly: its chain was claimed at register and is
+ * replayed) or STOPPED (stopped cleanly: the cache starts empty on a newly
+ * allocated chain of the recorded size). backing-start and backing-stop run
+ * under cache_dev->lock.
+ */
+#include <linux/capability.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+
+#include "pcache_internal.h"
+#include "cache.h"
+
+#define PCACHE_CACHE_SEGS_MIN	4
+#define PCACHE_MIB_PER_SEG	(PCACHE_SEG_SIZE >> 20)
+
+/* Bios from backing_dev->bioset carry this in their front pad. */
+struct backing_bio {
+	backing_dev_done_fn	done;
+	void			*priv;
+	struct bio		bio;
+};
+
+static struct pcache_backing_dev *dev_to_backing_dev(struct device *dev)
+{
+	return container_of(dev, struct pcache_backing_dev, dev);
+}
+
+/* ---- sysfs: cache_devN/backing_devM/ ---- */
+
+static ssize_t path_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", dev_to_backing_dev(dev)->info.path);
+}
+static DEVICE_ATTR_ADMIN_RO(path);
+
+static ssize_t ident_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", dev_to_backing_dev(dev)->info.ident);
+}
+static DEVICE_ATTR_ADMIN_RO(ident);
+
+static ssize_t mapped_id_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", dev_to_backing_dev(dev)->logic_dev.mapped_id);
+}
+static DEVICE_ATTR_ADMIN_RO(mapped_id);
+
+static ssize_t cache_segs_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", le32_to_cpu(dev_to_backing_dev(dev)->info.cache_segs));
+}
+static DEVICE_ATTR_ADMIN_RO(cache_segs);
+
+static ssize_t data_crc_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	u32 flags = le32_to_cpu(dev_to_backing_dev(dev)->info.flags);
+
+	return sysfs_emit(buf, "%u\n", !!(flags & PCACHE_BACKING_F_DATA_CRC));
+}
+static DEVICE_ATTR_ADMIN_RO(data_crc);
+
+static ssize_t cache_used_segs_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct pcache_backing_dev *backing_dev = dev_to_backing_dev(dev);
+	u32 used = backing_dev->cache ? pcache_cache_used_segs(backing_dev->cache) : 0;
+
+	return sysfs_emit(buf, "%u\n", used);
+}
+static DEVICE_ATTR_ADMIN_RO(cache_used_segs);
+
+static ssize_t stats_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct pcache_backing_dev *backing_dev = dev_to_backing_dev(dev);
+
+	if (!backing_dev->cache)
+		return 0;
+	return pcache_cache_stats_show(backing_dev->cache, buf);
+}
+static DEVICE_ATTR_ADMIN_RO(stats);
+
+static ssize_t cache_gc_percent_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", le32_to_cpu(dev_to_backing_dev(dev)->info.gc_percent));
+}
+
+static ssize_t cache_gc_percent_store(struct device *dev, struct device_attribute *attr,
+				      const char *buf, size_t size)
+{
+	struct pcache_backing_dev *backing_dev = dev_to_backing_dev(dev);
+	u32 val;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (kstrtou32(buf, 10, &val)) {
+		backing_dev_err(backing_dev, "cache_gc_percent: '%.16s' is not a decimal number",
+				buf);
+		return -EINVAL;
+	}
+	if (val > PCACHE_GC_PERCENT_MAX) {
+		backing_dev_err(backing_dev, "cache_gc_percent: %u out of range %u..%u", val,
+				PCACHE_GC_PERCENT_MIN, PCACHE_GC_PERCENT_MAX);
+		return -EINVAL;
+	}
+
+	mutex_lock(&backing_dev->info_lock);
+	backing_dev->info.gc_percent = cpu_to_le32(val);
+	backing_dev_info_write(backing_dev);
+	mutex_unlock(&backing_dev->info_lock);
+	if (backing_dev->cache)
+		pcache_cache_set_gc_percent(backing_dev->cache, val);
+
+	return size;
+}
+static DEVICE_ATTR_ADMIN_RW(cache_gc_percent);
+
+static struct attribute *backing_dev_attrs[] = {
+	&dev_attr_path.attr,
+	&dev_attr_ident.attr,
+	&dev_attr_mapped_id.attr,
+	&dev_attr_cache_segs.attr,
+	&dev_attr_cache_used_segs.attr,
+	&dev_attr_cache_gc_percent.attr,
+	&dev_attr_data_crc.attr,
+	&dev_attr_stats.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(backing_dev);
+
+static void backing_dev_release(struct device *dev)
+{
+	struct pcache_backing_dev *backing_dev = dev_to_backing_dev(dev);
+
+	kvfree(backing_dev->seg_ids);
+	kfree(backing_dev);
+}
+
+static const struct device_type backing_dev_type = {
+	.name		= "backing_dev",
+	.groups		= backing_dev_groups,
+	.release	= backing_dev_release,
+};
+
+/* ---- backing records ---- */
+
+void backing_dev_info_write(struct pcache_backing_dev *backing_dev)
+{
+	lockdep_assert_held(&backing_dev->info_lock);
+	pcache_meta_write(cache_dev_backing_slot0(backing_dev->cache_dev, backing_dev->id),
+			  PCACHE_SLOT_SIZE, sizeof(backing_dev->info), &backing_dev->info,
+			  &backing_dev->info_slot);
+}
+
+/**
+ * backing_record_read - read a backing record.
+ * @cache_dev: the cache device.
+ * @backing_id: record index.
+ * @rec: receives the newest valid copy.
+ * @slot: receives its slot.
+ *
+ * Both copies invalid and all zero (never written) reads as a FREE record
+ * with *@slot = -1. Both copies invalid otherwise, or a media error, is
+ * damage: -EINVAL or -EIO, logged.
+ */
+int backing_record_read(struct pcache_cache_dev *cache_dev, u32 backing_id,
+			struct pcache_backing_onmedia *rec, int *slot)
+{
+	void *slot0 = cache_dev_backing_slot0(cache_dev, backing_id);
+	int ret, i;
+
+	ret = pcache_meta_find_latest(slot0, PCACHE_SLOT_SIZE, sizeof(*rec), rec, slot);
+	if (ret != -ENOENT) {
+		if (ret)
+			cache_dev_err(cache_dev, "backing record %u: media error (%d)", backing_id,
+				      ret);
+		return ret;
+	}
+	for (i = 0; i < PCACHE_META_COPIES; i++) {
+		if (copy_mc_to_kernel(rec, slot0 + i * PCACHE_SLOT_SIZE, sizeof(*rec)) ||
+		    memchr_inv(rec, 0, sizeof(*rec))) {
+			cache_dev_err(cache_dev, "backing record %u: both copies damaged (crc mismatch); run 'pcachectl check'",
+				      backing_id);
+			return -EINVAL;
+		}
+	}
+	memset(rec, 0, sizeof(*rec));
+	*slot = -1;
+	return 0;
+}
+
+/* Bound every field of a valid-crc record before anything trusts it. */
+int backing_record_check(struct pcache_cache_dev *cache_dev, u32 backing_id,
+			 const struct pcache_backing_onmedia *rec)
+{
+	u32 state = le32_to_cpu(rec->state);
+	u32 segs = le32_to_cpu(rec->cache_segs);
+	u32 queues = le32_to_cpu(rec->queues);
+	const char *why = NULL;
+
+	if (state == PCACHE_BACKING_STATE_FREE)
+		return 0;
+	if (state > PCACHE_BACKING_STATE_STOPPED)
+		why = "unknown state";
+	else if (le32_to_cpu(rec->backing_id) != backing_id)
+		why = "backing_id does not match the record index";
+	else if (le32_to_cpu(rec->flags) & ~PCACHE_BACKING_F_DATA_CRC)
+		why = "unknown flags";
+	else if (le32_to_cpu(rec->gc_percent) > PCACHE_GC_PERCENT_MAX)
+		why = "gc_percent out of range";
+	else if (queues < 1 || queues > PCACHE_QUEUES_MAX)
+		why = "queues out of range";
+	else if (segs < 1 || segs > cache_dev->seg_num)
+		why = "cache_segs out of range";
+	else if (!memchr(rec->path, 0, sizeof(rec->path)) || strncmp(rec->path, "/dev/", 5))
+		why = "path is not a NUL-terminated /dev/ path";
+	else if (!memchr(rec->ident, 0, sizeof(rec->ident)))
+		why = "ident is not NUL-terminated";
+	if (!why)
+		return 0;
+
+	cache_dev_err(cache_dev, "backing record %u: %s (state %u flags 0x%x gc_percent %u queues %u cache_segs %u); run 'pcachectl check'",
+		      backing_id, why, state, le32_to_cpu(rec->flags),
+		      le32_to_cpu(rec->gc_percent), queues, segs);
+	return -EINVAL;
+}
+
+/* ---- bios to the backing device ---- */
+
+static void backing_bio_end(struct bio *bio)
+{
+	struct backing_bio *bb = container_of(bio, struct backing_bio, bio);
+	backing_dev_done_fn done = bb->done;
+	blk_status_t status = bio->bi_status;
+	void *priv = bb->priv;
+
+	bio_put(bio);
+	done(priv, status);
+}
+
+/*
+ * Builds one logical I/O as a chain of bios: when a bio is full, the next
+ * one becomes the parent (bio_chain) and the full one is submitted, so the
+ * parent's end_io runs after all of them with the first error seen.
+ */
+struct backing_bio_builder {
+	struct pcache_backing_dev *backing_dev;
+	blk_opf_t	opf;
+	sector_t	sector;
+	u32		vecs_left;
+	struct bio	*bio;
+};
+
+static void backing_bio_add(struct backing_bio_builder *b, struct page *page, u32 len, u32 off)
+{
+	struct bio *next;
+
+	if (!b->bio || b->bio->bi_vcnt == b->bio->bi_max_vecs) {
+		next = bio_alloc_bioset(b->backing_dev->bdev, min_t(u32, b->vecs_left, BIO_MAX_VECS),
+					b->opf, GFP_NOIO, &b->backing_dev->bioset);
+		next->bi_iter.bi_sector = b->bio ? bio_end_sector(b->bio) : b->sector;
+		if (b->bio) {
+			bio_chain(b->bio, next);
+			submit_bio_noacct(b->bio);
+		}
+		b->bio = next;
+	}
+	__bio_add_page(b->bio, page, len, off);
+	b->vecs_left--;
+}
+
+static void backing_bio_submit(struct backing_bio_builder *b, backing_dev_done_fn done,
+			       void *priv)
+{
+	struct backing_bio *bb = container_of(b->bio, struct backing_bio, bio);
+
+	bb->done = done;
+	bb->priv = priv;
+	b->bio->bi_end_io = backing_bio_end;
+	submit_bio_noacct(b->bio);
+}
+
+void backing_dev_rq_io(struct pcache_backing_dev *backing_dev, struct request *rq,
+		       u32 rq_off, u32 len, backing_dev_done_fn done, void *priv)
+{
+	struct backing_bio_builder b = {
+		.backing_dev	= backing_dev,
+		.opf		= req_op(rq),
+		.sector		= blk_rq_pos(rq) + (rq_off >> SECTOR_SHIFT),
+	};
+	u32 end = rq_off + len, pos = 0, start, take;
+	struct req_iterator iter;
+	struct bio_vec bv;
+
+	if (WARN_ON_ONCE(!len || (rq_off | len) & (SECTOR_SIZE - 1) ||
+			 end > blk_rq_bytes(rq))) {
+		done(priv, BLK_STS_IOERR);
+		return;
+	}
+	if (op_is_write(req_op(rq)))
+		b.opf |= rq->cmd_flags & (REQ_FUA | REQ_SYNC);
+
+	rq_for_each_segment(bv, rq, iter) {
+		if (pos < end && pos + bv.bv_len > rq_off)
+			b.vecs_left++;
+		pos += bv.bv_len;
+	}
+
+	pos = 0;
+	rq_for_each_segment(bv, rq, iter) {
+		if (pos >= end)
+			break;
+		if (pos + bv.bv_len > rq_off) {
+			start = rq_off > pos ? rq_off - pos : 0;
+			take = min(bv.bv_len - start, end - (pos + start));
+			backing_bio_add(&b, bv.bv_page, take, bv.bv_offset + start);
+		}
+		pos += bv.bv_len;
+	}
+	backing_bio_submit(&b, done, priv);
+}
+
+void backing_dev_write_pmem(struct pcache_backing_dev *backing_dev, void *addr,
+			    u64 off, u32 len, backing_dev_done_fn done, void *priv)
+{
+	struct pcache_cache_dev *cache_dev = backing_dev->cache_dev;
+	struct backing_bio_builder b = {
+		.backing_dev	= backing_dev,
+		.opf		= REQ_OP_WRITE,
+		.sector		= off >> SECTOR_SHIFT,
+	};
+	u32 take;
+
+	if (WARN_ON_ONCE(!len || (off | len) & (SECTOR_SIZE - 1) ||
+			 !cache_dev_addr(cache_dev, addr - cache_dev->base, len))) {
+		done(priv, BLK_STS_IOERR);
+		return;
+	}
+	b.vecs_left = DIV_ROUND_UP(offset_in_page(addr) + len, PAGE_SIZE);
+	while (len) {
+		take = min_t(u32, len, PAGE_SIZE - offset_in_page(addr));
+		backing_bio_add(&b, cache_dev_addr_to_page(cache_dev, addr), take,
+				offset_in_page(addr));
+		addr += take;
+		len -= take;
+	}
+	backing_bio_submit(&b, done, priv);
+}
+
+/* An empty PREFLUSH write: the passthrough answer to REQ_OP_FLUSH. */
+void backing_dev_flush_async(struct pcache_backing_dev *backing_dev, backing_dev_done_fn done,
+			     void *priv)
+{
+	struct backing_bio_builder b = { .backing_dev = backing_dev };
+
+	b.bio = bio_alloc_bioset(backing_dev->bdev, 0, REQ_OP_WRITE | REQ_PREFLUSH, GFP_NOIO,
+				 &backing_dev->bioset);
+	backing_bio_submit(&b, done, priv);
+}
+
+int backing_dev_flush(struct pcache_backing_dev *backing_dev)
+{
+	return blkdev_issue_flush(backing_dev->bdev);
+}
+
+/* ---- backing-start / backing-stop ---- */
+
+struct backing_start_opts {
+	const char	*path;
+	dev_t		devt;
+	const char	*ident;		/* NULL when not given */
+	u32		queues;		/* 0 when not given */
+	u32		cache_segs;	/* 0 when not given */
+	int		data_crc;	/* -1 when not given */
+	bool		force;
+};
+
+static struct pcache_backing_dev *backing_dev_find_started(struct pcache_cache_dev *cache_dev,
+							   dev_t devt)
+{
+	u32 i;
+
+	for (i = 0; i < PCACHE_BACKING_MAX; i++)
+		if (cache_dev->backings[i] && cache_dev->backings[i]->bdev->bd_dev == devt)
+			return cache_dev->backings[i];
+	return NULL;
+}
+
+/*
+ * The record for @opts->path: a RUNNING or STOPPED record with that path,
+ * else the first FREE one (*@found = false). Records were validated at
+ * register and only this file writes them since, under cache_dev->lock.
+ */
+static int backing_record_lookup(struct pcache_cache_dev *cache_dev, const char *obj,
+				 const char *path, struct pcache_backing_onmedia *rec, int *slot,
+				 u32 *id, bool *found)
+{
+	int free_id = -1;
+	u32 i;
+	int ret;
+
+	for (i = 0; i < PCACHE_BACKING_MAX; i++) {
+		ret = backing_record_read(cache_dev, i, rec, slot);
+		if (ret)
+			return ret;
+		if (le32_to_cpu(rec->state) == PCACHE_BACKING_STATE_FREE) {
+			if (free_id < 0)
+				free_id = i;
+			continue;
+		}
+		if (!strncmp(rec->path, path, sizeof(rec->path))) {
+			*id = i;
+			*found = true;
+			return 0;
+		}
+	}
+	if (free_id < 0) {
+		pcache_err("%s: all %d backing records are in use", obj, PCACHE_BACKING_MAX);
+		return -ENOSPC;
+	}
+	*id = free_id;
+	*found = false;
+	return backing_record_read(cache_dev, free_id, rec, slot);
+}
+
+static int backing_dev_check_record(struct pcache_backing_dev *backing_dev, const char *obj,
+				    const struct backing_start_opts *o, bool found)
+{
+	struct pcache_backing_onmedia *rec = &backing_dev->info;
+	bool running = le32_to_cpu(rec->state) == PCACHE_BACKING_STATE_RUNNING;
+	bool rec_crc = le32_to_cpu(rec->flags) & PCACHE_BACKING_F_DATA_CRC;
+	u64 rec_sectors = le64_to_cpu(rec->dev_sectors);
+
+	if (!found) {
+		if (!o->cache_segs) {
+			pcache_err("%s: cache_size= is required for a new backing device %s", obj,
+				   o->path);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (o->cache_segs && o->cache_segs != le32_to_cpu(rec->cache_segs)) {
+		pcache_err("%s: cache_size gives %u segments but backing_dev%u of %s has %u",
+			   obj, o->cache_segs, backing_dev->id, o->path,
+			   le32_to_cpu(rec->cache_segs));
+		return -EINVAL;
+	}
+	if (rec_sectors != backing_dev->dev_sectors ||
+	    (o->ident && rec->ident[0] && strcmp(o->ident, rec->ident))) {
+		if (!o->force) {
+			pcache_err("%s: different disk at %s: backing_dev%u recorded %llu sectors ident '%s', found %llu sectors ident '%s'; pass force=1 to take it over",
+				   obj, o->path, backing_dev->id, rec_sectors, rec->ident,
+				   backing_dev->dev_sectors, o->ident ?: "");
+			return -EINVAL;
+		}
+		backing_dev_info(backing_dev, "force=1: taking over record of %s (recorded %llu sectors ident '%s')",
+				 o->path, rec_sectors, rec->ident);
+	}
+	if (running && o->data_crc >= 0 && o->data_crc != rec_crc) {
+		pcache_err("%s: data_crc=%d but the unclean cache of backing_dev%u was written with data_crc=%d",
+			   obj, o->data_crc, backing_dev->id, rec_crc);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Segments for the cache: the chain claimed at register, or a new one. */
+static int backing_dev_segs_get(struct pcache_backing_dev *backing_dev, const char *obj,
+				bool new_cache)
+{
+	struct pcache_cache_dev *cache_dev = backing_dev->cache_dev;
+	u32 n = le32_to_cpu(backing_dev->info.cache_segs);
+	u32 free;
+	int ret;
+
+	if (!new_cache) {
+		u32 *chain = cache_dev->chains[backing_dev->id];
+
+		if (WARN_ON_ONCE(!chain || chain[0] != le32_to_cpu(backing_dev->info.first_seg)))
+			return -EINVAL;
+		backing_dev->seg_ids = chain;
+		cache_dev->chains[backing_dev->id] = NULL;
+		backing_dev->segs_owned = true;
+		return 0;
+	}
+
+	free = cache_dev->seg_num - READ_ONCE(cache_dev->seg_used);
+	if (n > free) {
+		pcache_err("%s: cache needs %u segments but only %u of %u are free", obj, n, free,
+			   cache_dev->seg_num);
+		return -ENOSPC;
+	}
+	backing_dev->seg_ids = kvcalloc(n, sizeof(u32), GFP_KERNEL);
+	if (!backing_dev->seg_ids)
+		return -ENOMEM;
+	ret = segment_chain_create(cache_dev, backing_dev->id, n, backing_dev->seg_ids);
+	if (ret) {
+		pcache_err("%s: cannot allocate %u segments", obj, n);
+		kvfree(backing_dev->seg_ids);
+		backing_dev->seg_ids = NULL;
+		return ret;
+	}
+	backing_dev->segs_owned = true;
+	return 0;
+}
+
+/*
+ * Give the segments back: a chain that may hold dirty data (@keep) goes back
+ * to cache_dev->chains, still claimed, for a later replay; else it is freed.
+ */
+static void backing_dev_segs_put(struct pcache_backing_dev *backing_dev, bool keep)
+{
+	struct pcache_cache_dev *cache_dev = backing_dev->cache_dev;
+
+	if (!backing_dev->segs_owned)
+		return;
+	if (keep) {
+		cache_dev->chains[backing_dev->id] = backing_dev->seg_ids;
+	} else {
+		segment_chain_release(cache_dev, backing_dev->seg_ids,
+				      le32_to_cpu(backing_dev->info.cache_segs));
+		kvfree(backing_dev->seg_ids);
+	}
+	backing_dev->seg_ids = NULL;
+	backing_dev->segs_owned = false;
+}
+
+static int backing_dev_sysfs_add(struct pcache_backing_dev *backing_dev)
+{
+	struct gendisk *disk = backing_dev->logic_dev.disk;
+	int ret;
+
+	ret = device_add(&backing_dev->dev);
+	if (ret)
+		return ret;
+	ret = sysfs_create_link(&disk_to_dev(disk)->kobj, &backing_dev->dev.kobj, "pcache");
+	if (ret)
+		device_del(&backing_dev->dev);
+	return ret;
+}
+
+static void backing_dev_sysfs_del(struct pcache_backing_dev *backing_dev)
+{
+	sysfs_remove_link(&disk_to_dev(backing_dev->logic_dev.disk)->kobj, "pcache");
+	device_del(&backing_dev->dev);
+}
+
+static int backing_dev_start(struct pcache_cache_dev *cache_dev, const char *obj,
+			     const struct backing_start_opts *o)
+{
+	struct pcache_cache_opts cache_opts = {};
+	struct pcache_backing_onmedia old_rec;
+	struct pcache_backing_dev *backing_dev, *other;
+	bool found, new_cache;
+	u32 id, flags;
+	int ret;
+
+	other = backing_dev_find_started(cache_dev, o->devt);
+	if (other) {
+		pcache_err("%s: %s is already started as backing_dev%u", obj, o->path, other->id);
+		return -EBUSY;
+	}
+
+	backing_dev = kzalloc(sizeof(*backing_dev), GFP_KERNEL);
+	if (!backing_dev)
+		return -ENOMEM;
+	backing_dev->cache_dev = cache_dev;
+	mutex_init(&backing_dev->info_lock);
+	spin_lock_init(&backing_dev->logic_dev.open_lock);
+	device_initialize(&backing_dev->dev);
+	device_set_pm_not_required(&backing_dev->dev);
+	backing_dev->dev.parent = &cache_dev->dev;
+	backing_dev->dev.type = &backing_dev_type;
+
+	ret = backing_record_lookup(cache_dev, obj, o->path, &backing_dev->info,
+				    &backing_dev->info_slot, &id, &found);
+	if (ret)
+		goto put_dev;
+	backing_dev->id = id;
+	if (cache_dev->backings[id]) {
+		pcache_err("%s: %s is already started as backing_dev%u", obj, o->path, id);
+		ret = -EBUSY;
+		goto put_dev;
+	}
+	ret = dev_set_name(&backing_dev->dev, "backing_dev%u", id);
+	if (ret)
+		goto put_dev;
+
+	/* exclusive: a second open with another holder (or a mount) gets -EBUSY */
+	backing_dev->bdev_file = bdev_file_open_by_path(o->path, BLK_OPEN_READ | BLK_OPEN_WRITE,
+							backing_dev, NULL);
+	if (IS_ERR(backing_dev->bdev_file)) {
+		ret = PTR_ERR(backing_dev->bdev_file);
+		pcache_err("%s: cannot open %s exclusively: %s (%d)", obj, o->path,
+			   ret == -EBUSY ? "in use" : "open failed", ret);
+		goto put_dev;
+	}
+	backing_dev->bdev = file_bdev(backing_dev->bdev_file);
+	backing_dev->dev_sectors = bdev_nr_sectors(backing_dev->bdev);
+
+	ret = backing_dev_check_record(backing_dev, obj, o, found);
+	if (ret)
+		goto close_bdev;
+
+	ret = bioset_init(&backing_dev->bioset, 128, offsetof(struct backing_bio, bio),
+			  BIOSET_NEED_BVECS | BIOSET_NEED_RESCUER);
+	if (ret)
+		goto close_bdev;
+
+	old_rec = backing_dev->info;
+	new_cache = !found || le32_to_cpu(old_rec.state) == PCACHE_BACKING_STATE_STOPPED;
+	if (!found) {
+		memset(&backing_dev->info, 0, sizeof(backing_dev->info));
+		backing_dev->info.header.seq = old_rec.header.seq;
+		backing_dev->info.gc_percent = cpu_to_le32(PCACHE_GC_PERCENT_DEFAULT);
+		backing_dev->info.cache_segs = cpu_to_le32(o->cache_segs);
+		backing_dev->info.queues = cpu_to_le32(1);
+		backing_dev->info.start_time = cpu_to_le64(ktime_get_real_seconds());
+		strscpy(backing_dev->info.path, o->path, sizeof(backing_dev->info.path));
+	}
+	ret = backing_dev_segs_get(backing_dev, obj, new_cache);
+	if (ret)
+		goto exit_bioset;
+
+	/* the record is the commit point: written after the chain */
+	flags = le32_to_cpu(backing_dev->info.flags);
+	if (o->data_crc >= 0)
+		flags = o->data_crc ? flags | PCACHE_BACKING_F_DATA_CRC :
+				      flags & ~PCACHE_BACKING_F_DATA_CRC;
+	backing_dev->info.state = cpu_to_le32(PCACHE_BACKING_STATE_RUNNING);
+	backing_dev->info.backing_id = cpu_to_le32(id);
+	backing_dev->info.flags = cpu_to_le32(flags);
+	backing_dev->info.first_seg = cpu_to_le32(backing_dev->seg_ids[0]);
+	if (o->queues)
+		backing_dev->info.queues = cpu_to_le32(o->queues);
+	backing_dev->info.dev_sectors = cpu_to_le64(backing_dev->dev_sectors);
+	if (o->ident && (o->force || !backing_dev->info.ident[0]))
+		strscpy(backing_dev->info.ident, o->ident, sizeof(backing_dev->info.ident));
+	mutex_lock(&backing_dev->info_lock);
+	backing_dev_info_write(backing_dev);
+	mutex_unlock(&backing_dev->info_lock);
+
+	cache_opts.seg_ids = backing_dev->seg_ids;
+	cache_opts.n_segs = le32_to_cpu(backing_dev->info.cache_segs);
+	cache_opts.new_cache = new_cache;
+	cache_opts.data_crc = flags & PCACHE_BACKING_F_DATA_CRC;
+	cache_opts.gc_percent = le32_to_cpu(backing_dev->info.gc_percent);
+	cache_opts.queues = le32_to_cpu(backing_dev->info.queues);
+	ret = pcache_cache_start(backing_dev, &cache_opts);
+	if (ret)
+		goto restore_record;
+
+	ret = logic_dev_start(backing_dev);
+	if (ret)
+		goto stop_cache;
+	ret = backing_dev_sysfs_add(backing_dev);
+	if (ret)
+		goto stop_logic_dev;
+
+	cache_dev->backings[id] = backing_dev;
+	cache_dev->nr_backings++;
+	backing_dev_info(backing_dev, "started %s as /dev/pcache%d: %u segments, %u queues, data_crc %u, %s",
+			 o->path, backing_dev->logic_dev.mapped_id, cache_opts.n_segs,
+			 cache_opts.queues, cache_opts.data_crc,
+			 new_cache ? "new cache" : "replaying cache");
+	return 0;
+
+stop_logic_dev:
+	logic_dev_stop(backing_dev);
+stop_cache:
+	/* nothing was written through the disk yet; keep what a replay found */
+	pcache_cache_stop(backing_dev, false);
+	backing_dev->cache = NULL;
+restore_record:
+	if (new_cache) {
+		old_rec.header.seq = backing_dev->info.header.seq;
+		backing_dev->info = old_rec;
+		mutex_lock(&backing_dev->info_lock);
+		backing_dev_info_write(backing_dev);
+		mutex_unlock(&backing_dev->info_lock);
+	}
+	backing_dev_segs_put(backing_dev, !new_cache);
+exit_bioset:
+	bioset_exit(&backing_dev->bioset);
+close_bdev:
+	fput(backing_dev->bdev_file);
+put_dev:
+	put_device(&backing_dev->dev);
+	return ret;
+}
+
+static int backing_dev_stop(struct pcache_cache_dev *cache_dev, const char *obj, u32 id)
+{
+	struct pcache_backing_dev *backing_dev;
+	int ret;
+
+	backing_dev = id < PCACHE_BACKING_MAX ? cache_dev->backings[id] : NULL;
+	if (!backing_dev) {
+		pcache_err("%s: backing_dev%u is not started", obj, id);
+		return -ENOENT;
+	}
+	ret = logic_dev_close(backing_dev);
+	if (ret) {
+		backing_dev_err(backing_dev, "cannot stop: /dev/pcache%d is open",
+				backing_dev->logic_dev.mapped_id);
+		return ret;
+	}
+
+	backing_dev_sysfs_del(backing_dev);
+	logic_dev_stop(backing_dev);		/* drains every request */
+	cache_dev->backings[id] = NULL;
+	cache_dev->nr_backings--;
+
+	ret = pcache_cache_stop(backing_dev, true);
+	backing_dev->cache = NULL;
+	if (ret) {
+		/* dirty data stays in pmem: record RUNNING, chain claimed for replay */
+		backing_dev_err(backing_dev, "stopped uncleanly (%d): cache kept for replay at next start",
+				ret);
+		backing_dev_segs_put(backing_dev, true);
+	} else {
+		backing_dev_segs_put(backing_dev, false);
+		mutex_lock(&backing_dev->info_lock);
+		backing_dev->info.state = cpu_to_le32(PCACHE_BACKING_STATE_STOPPED);
+		backing_dev_info_write(backing_dev);
+		mutex_unlock(&backing_dev->info_lock);
+		backing_dev_info(backing_dev, "stopped %s", backing_dev->info.path);
+	}
+
+	bioset_exit(&backing_dev->bioset);
+	fput(backing_dev->bdev_file);
+	put_device(&backing_dev->dev);
+	return ret;
+}
+
+static bool backing_ident_valid(const char *ident)
+{
+	size_t len = strlen(ident);
+	size_t i;
+
+	if (len >= PCACHE_IDENT_LEN)
+		return false;
+	for (i = 0; i < len; i++)
+		if (ident[i] < 0x20 || ident[i] > 0x7e)
+			return false;
+	return true;
+}
+
+enum { OPT_OP, OPT_PATH, OPT_QUEUES, OPT_CACHE_SIZE, OPT_DATA_CRC, OPT_IDENT, OPT_FORCE,
+       OPT_BACKING_ID, OPT_NR };
+
+/**
+ * backing_dev_adm - handle a write to cache_devN/adm (cache_dev->lock held).
+ * @cache_dev: the cache device.
+ * @buf: the written text, NUL-terminated, modified while parsing.
+ *
+ *   op=backing-start,path=/dev/X[,queues=N][,cache_size=MiB][,data_crc=0|1]
+ *                    [,ident=ID][,force=0|1]
+ *   op=backing-stop,backing_id=M
+ */
+int backing_dev_adm(struct pcache_cache_dev *cache_dev, char *buf)
+{
+	struct pcache_opt opts[OPT_NR] = {
+		[OPT_OP] = { .key = "op" },
+		[OPT_PATH] = { .key = "path" },
+		[OPT_QUEUES] = { .key = "queues" },
+		[OPT_CACHE_SIZE] = { .key = "cache_size" },
+		[OPT_DATA_CRC] = { .key = "data_crc" },
+		[OPT_IDENT] = { .key = "ident" },
+		[OPT_FORCE] = { .key = "force" },
+		[OPT_BACKING_ID] = { .key = "backing_id" },
+	};
+	struct backing_start_opts o = { .data_crc = -1 };
+	char obj[32];
+	u32 v, mib;
+	bool start;
+	int i, ret;
+
+	lockdep_assert_held(&cache_dev->lock);
+	snprintf(obj, sizeof(obj), "cache_dev%d", cache_dev->id);
+
+	ret = pcache_opts_parse(obj, buf, opts, OPT_NR);
+	if (ret)
+		return ret;
+	if (!opts[OPT_OP].val) {
+		pcache_err("%s: op= is required (backing-start or backing-stop)", obj);
+		return -EINVAL;
+	}
+	if (!strcmp(opts[OPT_OP].val, "backing-start")) {
+		start = true;
+	} else if (!strcmp(opts[OPT_OP].val, "backing-stop")) {
+		start = false;
+	} else {
+		pcache_err("%s: unknown op '%.32s'", obj, opts[OPT_OP].val);
+		return -EINVAL;
+	}
+	for (i = OPT_PATH; i < OPT_NR; i++) {
+		if (opts[i].val && (i == OPT_BACKING_ID) == start) {
+			pcache_err("%s: option '%s' does not apply to %s", obj, opts[i].key,
+				   opts[OPT_OP].val);
+			return -EINVAL;
+		}
+	}
+
+	if (!start) {
+		if (!opts[OPT_BACKING_ID].val) {
+			pcache_err("%s: backing-stop needs backing_id=", obj);
+			return -EINVAL;
+		}
+		ret = pcache_opt_u32(obj, &opts[OPT_BACKING_ID], 0, U32_MAX, &v);
+		return ret ?: backing_dev_stop(cache_dev, obj, v);
+	}
+
+	if (!opts[OPT_PATH].val) {
+		pcache_err("%s: backing-start needs path=", obj);
+		return -EINVAL;
+	}
+	o.path = opts[OPT_PATH].val;
+	if (opts[OPT_QUEUES].val) {
+		ret = pcache_opt_u32(obj, &opts[OPT_QUEUES], 1, PCACHE_QUEUES_MAX, &o.queues);
+		if (ret)
+			return ret;
+	}
+	if (opts[OPT_CACHE_SIZE].val) {
+		ret = pcache_opt_u32(obj, &opts[OPT_CACHE_SIZE], 1, U32_MAX, &mib);
+		if (ret)
+			return ret;
+		o.cache_segs = DIV_ROUND_UP(mib, PCACHE_MIB_PER_SEG);
+		if (o.cache_segs < PCACHE_CACHE_SEGS_MIN) {
+			pcache_err("%s: cache_size=%u MiB is %u segments, at least %u (%u MiB) are needed",
+				   obj, mib, o.cache_segs, PCACHE_CACHE_SEGS_MIN,
+				   PCACHE_CACHE_SEGS_MIN * PCACHE_MIB_PER_SEG);
+			return -EINVAL;
+		}
+		if (o.cache_segs > cache_dev->seg_num) {
+			pcache_err("%s: cache_size=%u MiB is %u segments, the device has %u", obj,
+				   mib, o.cache_segs, cache_dev->seg_num);
+			return -ENOSPC;
+		}
+	}
+	if (opts[OPT_DATA_CRC].val) {
+		ret = pcache_opt_u32(obj, &opts[OPT_DATA_CRC], 0, 1, &v);
+		if (ret)
+			return ret;
+		o.data_crc = v;
+	}
+	if (opts[OPT_FORCE].val) {
+		ret = pcache_opt_u32(obj, &opts[OPT_FORCE], 0, 1, &v);
+		if (ret)
+			return ret;
+		o.force = v;
+	}
+	if (opts[OPT_IDENT].val) {
+		o.ident = opts[OPT_IDENT].val;
+		if (!backing_ident_valid(o.ident)) {
+			pcache_err("%s: ident must be 1..%d printable characters",
+				   obj, PCACHE_IDENT_LEN - 1);
+			return -EINVAL;
+		}
+	}
+	ret = pcache_check_dev_path(obj, o.path, &o.devt);
+	if (ret)
+		return ret;
+
+	return backing_dev_start(cache_dev, obj, &o);
+}
