@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Runs inside the benchmark VM: the same pmem and the same backing disk are
+# measured, in turn, raw and under each cache (dm-writecache, bcache, pcache).
+# Every configuration gets the same fio jobs; results land as fio JSON in
+# $RESULTS/bench/<config>/<job>.json and a line per run on the console.
+set -uo pipefail
+
+: "${PMEM:=/dev/pmem0}" "${BACKING:=/dev/vda}" "${RESULTS:=/results}"
+: "${BENCH_RUNTIME:=15}"
+OUT=$RESULTS/bench
+mkdir -p "$OUT"
+log() { echo "BENCH: $*"; }
+
+backing_sectors() { blockdev --getsz "$BACKING"; }
+
+wipe() { # forget every cache's metadata on both devices
+	dd if=/dev/zero of="$PMEM" bs=1M count=8 oflag=direct status=none
+	dd if=/dev/zero of="$BACKING" bs=1M count=8 oflag=direct status=none
+}
+
+# ---- fio jobs: name, then fio arguments (the target is appended) ----
+JOBS=(
+	"randwrite-4k-qd1|--rw=randwrite --bs=4k --ioengine=psync --iodepth=1 --numjobs=1 --size=256M"
+	"randwrite-4k-2x16|--rw=randwrite --bs=4k --ioengine=libaio --iodepth=16 --numjobs=2 --size=256M"
+	"randread-4k-hit|--rw=randread --bs=4k --ioengine=libaio --iodepth=16 --numjobs=2 --size=256M"
+	"randread-4k-miss|--rw=randread --bs=4k --ioengine=libaio --iodepth=16 --numjobs=2 --offset=1G --size=2G"
+	"seqwrite-1m|--rw=write --bs=1M --ioengine=libaio --iodepth=4 --numjobs=1 --offset=512M --size=256M"
+	"mixed-70r30w-4k|--rw=randrw --rwmixread=70 --bs=4k --ioengine=libaio --iodepth=16 --numjobs=2 --size=256M"
+)
+
+run_jobs() { # config target
+	local config=$1 target=$2 job name args
+	mkdir -p "$OUT/$config"
+	# The read-hit job reads what this prefill wrote through the cache.
+	fio --name=prefill --filename="$target" --rw=write --bs=1M --size=256M \
+		--direct=1 --ioengine=libaio --iodepth=4 --output=/dev/null || return 1
+	for job in "${JOBS[@]}"; do
+		name=${job%%|*}
+		args=${job#*|}
+		if [ "$config" = pmem ] && [ "$name" = randread-4k-miss ]; then
+			args=${args/--offset=1G --size=2G/--offset=0 --size=768M}
+		fi
+		# shellcheck disable=SC2086
+		fio --name="$name" --filename="$target" $args --direct=1 --time_based \
+			--runtime="$BENCH_RUNTIME" --group_reporting --randrepeat=0 \
+			--percentile_list=50:99:99.9 --output-format=json \
+			--output="$OUT/$config/$name.json" || { log "$config $name: fio failed"; return 1; }
+		log "$config $name done"
+	done
+}
+
+setup_pmem() { TARGET=$PMEM; }
+teardown_pmem() { :; }
+
+setup_backing() { TARGET=$BACKING; }
+teardown_backing() { :; }
+
+setup_writecache() {
+	modprobe dm-writecache || return 1
+	dmsetup create bench_wc --table "0 $(backing_sectors) writecache p $BACKING $PMEM 4096 0" || return 1
+	TARGET=/dev/mapper/bench_wc
+}
+teardown_writecache() { dmsetup remove bench_wc; }
+
+setup_bcache() {
+	local dev
+	modprobe bcache || return 1
+	make-bcache --wipe-bcache --writeback -C "$PMEM" -B "$BACKING" >/dev/null || return 1
+	echo "$PMEM" > /sys/fs/bcache/register 2>/dev/null
+	echo "$BACKING" > /sys/fs/bcache/register 2>/dev/null
+	for _ in $(seq 50); do [ -e /sys/block/bcache0 ] && break; sleep 0.2; done
+	[ -e /sys/block/bcache0 ] || return 1
+	dev=/sys/block/bcache0/bcache
+	echo writeback > $dev/cache_mode
+	echo 0 > $dev/sequential_cutoff	# cache sequential I/O too, like the others
+	for c in /sys/fs/bcache/*/congested_*_threshold_us; do [ -e "$c" ] && echo 0 > "$c"; done
+	TARGET=/dev/bcache0
+}
+teardown_bcache() {
+	echo 1 > /sys/block/bcache0/bcache/stop
+	for s in /sys/fs/bcache/*-*; do [ -e "$s/stop" ] && echo 1 > "$s/stop"; done
+	sleep 1
+}
+
+setup_pcache() {
+	"$PCACHECTL" format --force "$PMEM" >/dev/null || return 1
+	echo "path=$PMEM" > /sys/bus/pcache/cache_dev_register || return 1
+	echo "op=backing-start,path=$BACKING,queues=2,cache_size=768" \
+		> /sys/bus/pcache/devices/cache_dev0/adm || return 1
+	for _ in $(seq 50); do [ -b /dev/pcache0 ] && break; sleep 0.2; done
+	TARGET=/dev/pcache0
+}
+teardown_pcache() { :; }	# last configuration: the VM powers off with it
+
+for config in ${BENCH_CONFIGS:-pmem backing writecache bcache pcache}; do
+	wipe
+	log "$config: setup"
+	if ! "setup_$config"; then
+		log "$config: setup failed, skipped"
+		echo "setup failed" > "$OUT/$config.skipped"
+		continue
+	fi
+	run_jobs "$config" "$TARGET" || echo "jobs failed" > "$OUT/$config.failed"
+	grep -h . /sys/bus/pcache/devices/cache_dev0/backing_dev0/stats 2>/dev/null | sed 's/^/BENCH: pcache stats /'
+	"teardown_$config"
+done
+log "all done"
