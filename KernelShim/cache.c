@@ -1,38 +1,485 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * TEMPORARY: no engine yet. backing_dev->cache stays NULL and logic_dev
- * passes every request through to the backing device. The cache engine
- * replaces this file.
+ * cache.c - start, replay, stop and counters of the cache engine.
  */
-#include "cache.h"
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/bitmap.h>
+#include <linux/sched.h>
+#include <linux/jiffies.h>
+
+#include "cache_internal.h"
+
+struct pcache_cache_named {
+	struct pcache_cache	cache;
+	char			name[32];
+};
+
+static void *cache_pos_slot0(struct pcache_cache *cache, bool key_tail)
+{
+	return cache_seg_base(cache, 0) +
+	       (key_tail ? PCACHE_SEG_KEY_TAIL_OFF : PCACHE_SEG_DIRTY_TAIL_OFF);
+}
+
+/* New cache: both copies cleared, then 0:0 written. */
+static void cache_pos_init(struct pcache_cache *cache, bool key_tail)
+{
+	static const u8 zero[PCACHE_META_COPIES * PCACHE_SEG_POS_STRIDE];
+
+	memcpy_flushcache(cache_pos_slot0(cache, key_tail), zero, sizeof(zero));
+	pmem_wmb();
+	if (key_tail) {
+		cache->key_tail_slot = 1;
+		cache->key_tail_seq = 0;
+	} else {
+		cache->dirty_tail_slot = 1;
+		cache->dirty_tail_seq = 0;
+	}
+	cache_pos_persist(cache, key_tail);
+}
+
+/*
+ * Load key_tail or dirty_tail. They come from pmem: the segment index is
+ * bounded by the chain, the offset by the data area.
+ */
+static int cache_pos_load(struct pcache_cache *cache, bool key_tail)
+{
+	const char *what = key_tail ? "key_tail" : "dirty_tail";
+	struct pcache_pos_onmedia rec;
+	struct cache_pos *pos = key_tail ? &cache->key_tail : &cache->dirty_tail;
+	int *slot = key_tail ? &cache->key_tail_slot : &cache->dirty_tail_slot;
+	int ret;
+
+	ret = pcache_meta_find_latest(cache_pos_slot0(cache, key_tail), PCACHE_SEG_POS_STRIDE,
+				      sizeof(rec), &rec, slot);
+	if (ret) {
+		pcache_err("%s: no valid %s record (%d)", cache->name, what, ret);
+		return -EIO;
+	}
+	*(key_tail ? &cache->key_tail_seq : &cache->dirty_tail_seq) = le32_to_cpu(rec.header.seq);
+	pos->seg = le32_to_cpu(rec.cache_seg);
+	pos->off = le32_to_cpu(rec.seg_off);
+	if (pos->seg >= cache->n_segs || pos->off % 8 ||
+	    pos->off > PCACHE_SEG_DATA_SIZE - PCACHE_KSET_HDR_SIZE) {
+		pcache_err("%s: %s %u:%u out of range", cache->name, what, pos->seg, pos->off);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Take the segment reference of a replayed key; false if it conflicts. */
+static bool cache_replay_ref(struct pcache_cache *cache, const struct pcache_key *key)
+{
+	struct cache_seg *s = &cache->segs[key->seg];
+
+	if (s->state == CACHE_SEG_KEY)
+		return false;
+	s->state = CACHE_SEG_DATA;
+	s->refs++;
+	return true;
+}
+
+static void cache_replay_key(struct pcache_cache *cache, struct pcache_key *key, bool dirty,
+			     u64 *bad)
+{
+	struct cache_subtree *st = cache_subtree_of(cache, key->off);
+	struct pcache_key *spare;
+	u32 crc;
+
+	if (cache->data_crc &&
+	    (cache_data_crc(cache, key->seg, key->seg_off, key->len, &crc) ||
+	     crc != key->data_crc)) {
+		atomic64_inc(&cache->data_crc_errors);
+		(*bad)++;
+		pcache_err("%s: replay: data_crc mismatch at backing offset %llu (cache segment %u offset %u len %u)%s",
+			   cache->name, key->off, key->seg, key->seg_off, key->len,
+			   dirty ? ": reads of it fail, it is not written back" :
+			   ": clean, dropped from the cache");
+		if (!dirty) {
+			cache_key_free(cache, key);
+			return;
+		}
+		key->flags |= CACHE_KEY_F_BAD;
+	}
+	spare = cache_key_alloc(cache);
+	spin_lock(&st->lock);
+	cache_key_insert(cache, st, key, &spare);
+	spin_unlock(&st->lock);
+	if (spare)
+		cache_key_free(cache, spare);
+}
+
+/*
+ * cache_replay - rebuild the index, segment references and key_head from
+ * the key log between key_tail and its end (the first kset failing magic
+ * or CRC). Every kset and key is checked before use: see cache_kset_read()
+ * and cache_key_decode(). Keys of a reclaimed segment (seg_gen below the
+ * segment's generation) are stale and skipped; keys claiming a newer
+ * generation or a key segment are corrupt and skipped with a log line.
+ * With data_crc, a dirty key whose data fails its crc stays indexed as
+ * BAD (reads fail, writeback skips it); a clean one is dropped.
+ * Return: 0, or -EIO on a media error, -ENOMEM.
+ */
+int cache_replay(struct pcache_cache *cache)
+{
+	void *buf = cache->gc_kset_buf;
+	struct pcache_kset_onmedia *hdr = buf;
+	struct pcache_key_onmedia *k = buf + PCACHE_KSET_HDR_SIZE;
+	struct cache_pos pos = cache->key_tail;
+	u64 nksets = 0, nkeys = 0, nstale = 0, nbad = 0, ncorrupt = 0;
+	bool past_dirty = false;
+	struct pcache_key *key;
+	struct cache_seg *s;
+	u32 i, nr, next;
+	int ret;
+
+	cache->segs[pos.seg].state = CACHE_SEG_KEY;
+	for (;;) {
+		if (cache_pos_eq(&pos, &cache->dirty_tail))
+			past_dirty = true;
+		ret = cache_kset_read(cache, &pos, buf);
+		if (ret == -EIO) {
+			pcache_err("%s: replay: media error reading the kset at %u:%u",
+				   cache->name, pos.seg, pos.off);
+			return -EIO;
+		}
+		if (ret)
+			break;
+		nksets++;
+		if (le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST) {
+			next = le32_to_cpu(hdr->next_cache_seg);
+			if (next >= cache->n_segs || cache->segs[next].state != CACHE_SEG_FREE) {
+				pcache_err("%s: replay: kset at %u:%u links to invalid segment %u, log ends there",
+					   cache->name, pos.seg, pos.off, next);
+				break;
+			}
+			cache->segs[next].state = CACHE_SEG_KEY;
+			pos.seg = next;
+			pos.off = 0;
+			continue;
+		}
+		nr = le16_to_cpu(hdr->key_num);
+		for (i = 0; i < nr; i++) {
+			key = cache_key_alloc(cache);
+			if (!cache_key_decode(cache, &k[i], key)) {
+				ncorrupt++;
+				cache_key_free(cache, key);
+				continue;
+			}
+			s = &cache->segs[key->seg];
+			if (key->seg_gen < s->gen) {
+				nstale++;
+				cache_key_free(cache, key);
+				continue;
+			}
+			if (key->seg_gen > s->gen || !cache_replay_ref(cache, key)) {
+				ncorrupt++;
+				cache_key_free(cache, key);
+				continue;
+			}
+			nkeys++;
+			if (past_dirty && !(key->flags & CACHE_KEY_F_CLEAN)) {
+				atomic64_inc(&cache->dirty_keys);
+				atomic64_add(key->len, &cache->dirty_bytes);
+				cache_replay_key(cache, key, true, &nbad);
+			} else {
+				key->flags |= CACHE_KEY_F_CLEAN;
+				cache_replay_key(cache, key, false, &nbad);
+			}
+		}
+		pos.off += PCACHE_KSET_HDR_SIZE + nr * PCACHE_KEY_SIZE;
+		cond_resched();
+	}
+	cache->key_head = pos;
+
+	if (!past_dirty) {
+		pcache_warn("%s: replay: dirty_tail %u:%u is not in the log, writing back from key_tail %u:%u",
+			    cache->name, cache->dirty_tail.seg, cache->dirty_tail.off,
+			    cache->key_tail.seg, cache->key_tail.off);
+		cache->dirty_tail = cache->key_tail;
+		cache_pos_persist(cache, false);
+	}
+	if (ncorrupt)
+		pcache_err("%s: replay: ignored %llu out-of-range or conflicting keys",
+			   cache->name, ncorrupt);
+	pcache_info("%s: replayed %llu ksets, %llu keys (%llu stale, %llu bad), %lld dirty bytes, log end %u:%u",
+		    cache->name, nksets, nkeys, nstale, nbad,
+		    atomic64_read(&cache->dirty_bytes), pos.seg, pos.off);
+	return 0;
+}
+
+static void cache_free(struct pcache_cache *cache)
+{
+	u32 i;
+
+	if (cache->wq)
+		destroy_workqueue(cache->wq);
+	cache_index_destroy(cache);
+	if (cache->ksets)
+		for (i = 0; i < cache->n_ksets; i++)
+			kfree(cache->ksets[i].buf);
+	kfree(cache->ksets);
+	kfree(cache->heads);
+	kvfree(cache->subtrees);
+	kvfree(cache->segs);
+	kfree(cache->wb_kset_buf);
+	kfree(cache->gc_kset_buf);
+	kvfree(cache->wb_ranges);
+	mempool_destroy(cache->read_pool);
+	mempool_destroy(cache->page_pool);
+	mempool_destroy(cache->key_pool);
+	kfree(container_of(cache, struct pcache_cache_named, cache));
+}
+
+static int cache_alloc_mem(struct pcache_cache *cache, u32 queues)
+{
+	u32 i;
+
+	cache->segs = kvcalloc(cache->n_segs, sizeof(*cache->segs), GFP_KERNEL);
+	cache->n_subtrees = DIV_ROUND_UP_ULL(cache->dev_size, PCACHE_SUBTREE_SIZE);
+	cache->subtrees = kvcalloc(cache->n_subtrees, sizeof(*cache->subtrees), GFP_KERNEL);
+	cache->n_ksets = queues;
+	cache->ksets = kcalloc(queues, sizeof(*cache->ksets), GFP_KERNEL);
+	cache->n_heads = queues;
+	cache->heads = kcalloc(queues, sizeof(*cache->heads), GFP_KERNEL);
+	cache->wb_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
+	cache->gc_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
+	cache->wb_ranges = kvcalloc(PCACHE_WB_BATCH_KSETS * PCACHE_KSET_KEYS_MAX,
+				    sizeof(*cache->wb_ranges), GFP_KERNEL);
+	cache->key_pool = mempool_create_kmalloc_pool(1024, sizeof(struct pcache_key));
+	cache->page_pool = mempool_create_page_pool(4, 0);
+	if (!cache->segs || !cache->subtrees || !cache->ksets || !cache->heads ||
+	    !cache->wb_kset_buf || !cache->gc_kset_buf || !cache->wb_ranges ||
+	    !cache->key_pool || !cache->page_pool || cache_req_init(cache))
+		return -ENOMEM;
+
+	for (i = 0; i < cache->n_subtrees; i++) {
+		spin_lock_init(&cache->subtrees[i].lock);
+		cache->subtrees[i].root = RB_ROOT;
+	}
+	for (i = 0; i < queues; i++) {
+		struct cache_kset *kset = &cache->ksets[i];
+
+		kset->cache = cache;
+		spin_lock_init(&kset->lock);
+		INIT_DELAYED_WORK(&kset->flush_work, cache_kset_flush_fn);
+		kset->buf = kzalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
+		if (!kset->buf)
+			return -ENOMEM;
+		spin_lock_init(&cache->heads[i].lock);
+		cache->heads[i].seg = -1;
+	}
+	cache->wq = alloc_workqueue("pcache_%s", WQ_UNBOUND | WQ_MEM_RECLAIM, 0, cache->name);
+	if (!cache->wq)
+		return -ENOMEM;
+	return 0;
+}
 
 int pcache_cache_start(struct pcache_backing_dev *backing_dev,
 		       const struct pcache_cache_opts *opts)
 {
-	backing_dev->cache = NULL;
+	struct pcache_cache_named *named;
+	struct pcache_cache *cache;
+	u32 i, free_segs = 0;
+	int ret;
+
+	named = kzalloc(sizeof(*named), GFP_KERNEL);
+	if (!named)
+		return -ENOMEM;
+	cache = &named->cache;
+	snprintf(named->name, sizeof(named->name), "backing_dev%u", backing_dev->id);
+	cache->name = named->name;
+	cache->backing_dev = backing_dev;
+	cache->cache_dev = backing_dev->cache_dev;
+	cache->dev_size = backing_dev->dev_sectors << SECTOR_SHIFT;
+	cache->data_crc = opts->data_crc;
+	cache->gc_percent = min_t(u32, opts->gc_percent, PCACHE_GC_PERCENT_MAX);
+	cache->n_segs = opts->n_segs;
+	spin_lock_init(&cache->seg_lock);
+	spin_lock_init(&cache->log_lock);
+	spin_lock_init(&cache->pos_lock);
+	init_waitqueue_head(&cache->space_wq);
+	init_waitqueue_head(&cache->wb_wq);
+	INIT_DELAYED_WORK(&cache->wb_work, cache_writeback_fn);
+	INIT_WORK(&cache->gc_work, cache_gc_fn);
+	INIT_WORK(&cache->clean_work, cache_clean_fn);
+
+	if (opts->n_segs < 3 || !opts->queues || opts->queues > PCACHE_QUEUES_MAX ||
+	    !cache->dev_size) {
+		pcache_err("%s: cannot start a cache of %u segments and %u queues",
+			   cache->name, opts->n_segs, opts->queues);
+		ret = -EINVAL;
+		goto free;
+	}
+	ret = cache_alloc_mem(cache, opts->queues);
+	if (ret) {
+		pcache_err("%s: out of memory starting the cache", cache->name);
+		goto free;
+	}
+	for (i = 0; i < cache->n_segs; i++) {
+		if (opts->seg_ids[i] >= cache->cache_dev->seg_num) {
+			pcache_err("%s: segment id %u out of range", cache->name, opts->seg_ids[i]);
+			ret = -EINVAL;
+			goto free;
+		}
+		cache->segs[i].phys = opts->seg_ids[i];
+	}
+	/* the key log may use the last free segments, data may not */
+	cache->data_reserve = cache->n_segs >= 16 ? 2 : 1;
+
+	if (opts->new_cache) {
+		for (i = 0; i < cache->n_segs; i++)
+			cache_seg_gen_init(cache, i);
+		cache_pos_init(cache, true);
+		cache_pos_init(cache, false);
+		cache_log_init(cache);
+		cache->segs[0].state = CACHE_SEG_KEY;
+	} else {
+		for (i = 0; i < cache->n_segs; i++) {
+			ret = cache_seg_gen_load(cache, i);
+			if (ret)
+				goto free;
+		}
+		ret = cache_pos_load(cache, true);
+		if (!ret)
+			ret = cache_pos_load(cache, false);
+		if (!ret)
+			ret = cache_replay(cache);
+		if (ret)
+			goto free;
+	}
+	for (i = 0; i < cache->n_segs; i++)
+		free_segs += cache->segs[i].state == CACHE_SEG_FREE;
+	cache->free_segs = free_segs;
+
+	backing_dev->cache = cache;
+	cache_writeback_kick(cache);
+	cache_gc_kick(cache);
 	return 0;
+free:
+	cache_free(cache);
+	return ret;
+}
+
+static void cache_persist_for_stop(struct pcache_cache *cache)
+{
+	unsigned long deadline = jiffies + 60 * HZ;
+	u32 i;
+
+	for (i = 0; i < cache->n_ksets; i++)
+		cancel_delayed_work_sync(&cache->ksets[i].flush_work);
+	while (cache_ksets_persist_all(cache) == -ENOSPC) {
+		if (time_after(jiffies, deadline)) {
+			pcache_err("%s: stop: key log full, last keys not persisted",
+				   cache->name);
+			break;
+		}
+		cache_writeback_kick(cache);
+		cache_gc_kick(cache);
+		wait_event_timeout(cache->space_wq, READ_ONCE(cache->free_segs) > 0, HZ);
+	}
+}
+
+/* Wait for writeback to reach the end of the log; -EIO if it stalls on errors. */
+static int cache_writeback_all(struct pcache_cache *cache)
+{
+	u64 errors = atomic64_read(&cache->writeback_errors), left;
+	unsigned long stalled_since = jiffies;
+	struct cache_pos last = cache->dirty_tail, now;
+
+	for (;;) {
+		mod_delayed_work(cache->wq, &cache->wb_work, 0);
+		if (wait_event_timeout(cache->wb_wq, cache_is_clean(cache), HZ))
+			return 0;
+		left = atomic64_read(&cache->dirty_bytes);
+		pcache_info("%s: writeback %llu MiB left", cache->name, DIV_ROUND_UP_ULL(left, SZ_1M));
+
+		spin_lock(&cache->pos_lock);
+		now = cache->dirty_tail;
+		spin_unlock(&cache->pos_lock);
+		if (!cache_pos_eq(&now, &last)) {
+			last = now;
+			stalled_since = jiffies;
+		} else if (atomic64_read(&cache->writeback_errors) != errors &&
+			   time_after(jiffies, stalled_since + 30 * HZ)) {
+			pcache_err("%s: stop: writeback keeps failing, dirty data stays in the cache",
+				   cache->name);
+			return -EIO;
+		}
+	}
 }
 
 int pcache_cache_stop(struct pcache_backing_dev *backing_dev, bool writeback_all)
 {
-	return 0;
-}
+	struct pcache_cache *cache = backing_dev->cache;
+	u32 i;
+	int ret = 0;
 
-blk_status_t pcache_cache_queue_rq(struct pcache_cache *cache, struct request *rq)
-{
-	return BLK_STS_NOTSUPP;
+	if (!cache)
+		return 0;
+
+	cache_persist_for_stop(cache);
+	if (writeback_all) {
+		ret = cache_writeback_all(cache);
+		if (!ret)
+			ret = backing_dev_flush(backing_dev);
+		if (!ret)
+			pcache_info("%s: cache clean", cache->name);
+	}
+
+	WRITE_ONCE(cache->stopping, true);
+	wake_up_all(&cache->space_wq);
+	flush_workqueue(cache->wq);
+	cancel_delayed_work_sync(&cache->wb_work);
+	cancel_work_sync(&cache->gc_work);
+	cancel_work_sync(&cache->clean_work);
+	for (i = 0; i < cache->n_ksets; i++)
+		cancel_delayed_work_sync(&cache->ksets[i].flush_work);
+	/* anything appended after the persist above (none expected) goes too */
+	cache_ksets_persist_all(cache);
+
+	backing_dev->cache = NULL;
+	cache_free(cache);
+	return ret;
 }
 
 void pcache_cache_set_gc_percent(struct pcache_cache *cache, u32 gc_percent)
 {
+	WRITE_ONCE(cache->gc_percent, min_t(u32, gc_percent, PCACHE_GC_PERCENT_MAX));
+	cache_gc_kick(cache);
 }
 
 u32 pcache_cache_used_segs(struct pcache_cache *cache)
 {
-	return 0;
+	return cache_used_segs(cache);
 }
 
 ssize_t pcache_cache_stats_show(struct pcache_cache *cache, char *buf)
 {
-	return 0;
+	struct cache_pos kt, dt, head;
+
+	spin_lock(&cache->pos_lock);
+	kt = cache->key_tail;
+	dt = cache->dirty_tail;
+	spin_unlock(&cache->pos_lock);
+	spin_lock(&cache->log_lock);
+	head = cache->key_head;
+	spin_unlock(&cache->log_lock);
+
+	return sysfs_emit(buf,
+			  "hits %lld\nmisses %lld\nhit_bytes %lld\nmiss_bytes %lld\n"
+			  "fills %lld\ndirty_keys %lld\ndirty_bytes %lld\n"
+			  "writeback_bytes %lld\nwriteback_seg %u\nwriteback_off %u\n"
+			  "key_tail_seg %u\nkey_tail_off %u\nkey_head_seg %u\nkey_head_off %u\n"
+			  "used_segs %u\nfree_segs %u\ngc_runs %lld\nsegs_freed %lld\n"
+			  "data_crc_errors %lld\nwriteback_errors %lld\n",
+			  atomic64_read(&cache->hits), atomic64_read(&cache->misses),
+			  atomic64_read(&cache->hit_bytes), atomic64_read(&cache->miss_bytes),
+			  atomic64_read(&cache->fills), atomic64_read(&cache->dirty_keys),
+			  atomic64_read(&cache->dirty_bytes), atomic64_read(&cache->writeback_bytes),
+			  dt.seg, dt.off, kt.seg, kt.off, head.seg, head.off,
+			  cache_used_segs(cache), READ_ONCE(cache->free_segs),
+			  atomic64_read(&cache->gc_runs), atomic64_read(&cache->segs_freed),
+			  atomic64_read(&cache->data_crc_errors),
+			  atomic64_read(&cache->writeback_errors));
 }

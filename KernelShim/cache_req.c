@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cache_req.c - requests of /dev/pcacheN: writes into pmem, reads from pmem
+ * or the backing device (and read fills), FLUSH and FUA.
+ *
+ * queue_rq runs in process context (BLK_MQ_F_BLOCKING) after
+ * blk_mq_start_request(); every request is completed here, possibly later
+ * from a backing completion or a fill work item.
+ */
+#include <linux/highmem.h>
+#include <linux/uaccess.h>
+#include <linux/slab.h>
+
+#include "cache_internal.h"
+
+/* Forward-only cursor over the single-page segments of a request. */
+struct rq_cursor {
+	struct bio	*bio;
+	struct bvec_iter iter;
+	u32		pos;
+};
+
+static void rq_cursor_init(struct rq_cursor *c, struct request *rq)
+{
+	c->bio = rq->bio;
+	c->iter = c->bio->bi_iter;
+	c->pos = 0;
+}
+
+static struct bio_vec rq_cursor_bvec(struct rq_cursor *c)
+{
+	while (!c->iter.bi_size) {
+		c->bio = c->bio->bi_next;
+		c->iter = c->bio->bi_iter;
+	}
+	return bio_iter_iovec(c->bio, c->iter);
+}
+
+static void rq_cursor_step(struct rq_cursor *c, u32 n)
+{
+	bio_advance_iter_single(c->bio, &c->iter, n);
+	c->pos += n;
+}
+
+static void rq_cursor_seek(struct rq_cursor *c, u32 to)
+{
+	struct bio_vec bv;
+
+	while (c->pos < to) {
+		bv = rq_cursor_bvec(c);
+		rq_cursor_step(c, min(bv.bv_len, to - c->pos));
+	}
+}
+
+/* Copy @len bytes at the cursor into pmem at @dst (caller issues pmem_wmb). */
+static void rq_copy_to_pmem(struct rq_cursor *c, void *dst, u32 len)
+{
+	struct bio_vec bv;
+	void *src;
+	u32 n;
+
+	while (len) {
+		bv = rq_cursor_bvec(c);
+		n = min(bv.bv_len, len);
+		src = kmap_local_page(bv.bv_page);
+		memcpy_flushcache(dst, src + bv.bv_offset, n);
+		kunmap_local(src);
+		rq_cursor_step(c, n);
+		dst += n;
+		len -= n;
+	}
+}
+
+/* Copy @len bytes of pmem at @src to the cursor; -EIO on a media error. */
+static int rq_copy_from_pmem(struct rq_cursor *c, const void *src, u32 len)
+{
+	struct bio_vec bv;
+	unsigned long left;
+	void *dst;
+	u32 n;
+
+	while (len) {
+		bv = rq_cursor_bvec(c);
+		n = min(bv.bv_len, len);
+		dst = kmap_local_page(bv.bv_page);
+		left = copy_mc_to_kernel(dst + bv.bv_offset, src, n);
+		kunmap_local(dst);
+		if (left)
+			return -EIO;
+		rq_cursor_step(c, n);
+		src += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Sleep (waking every second) until the key log can take a kset again. */
+static void cache_wait_log_space(struct pcache_cache *cache)
+{
+	atomic_inc(&cache->space_waiters);
+	cache_space_kick(cache);
+	wait_event_timeout(cache->space_wq, READ_ONCE(cache->free_segs) > 0 ||
+			   READ_ONCE(cache->stopping), HZ);
+	atomic_dec(&cache->space_waiters);
+}
+
+static void cache_persist_all_wait(struct pcache_cache *cache)
+{
+	while (cache_ksets_persist_all(cache) == -ENOSPC && !READ_ONCE(cache->stopping))
+		cache_wait_log_space(cache);
+}
+
+/* Insert and log a key, waiting for key-log space if needed. */
+static void cache_key_commit_wait(struct pcache_cache *cache, struct pcache_key *key, bool dirty)
+{
+	struct cache_subtree *st = cache_subtree_of(cache, key->off);
+	struct pcache_key *spare = cache_key_alloc(cache);
+	int ret;
+
+	for (;;) {
+		spin_lock(&st->lock);
+		ret = cache_key_commit(cache, st, key, &spare, dirty);
+		spin_unlock(&st->lock);
+		if (ret != -ENOSPC)
+			break;
+		cache_wait_log_space(cache);
+	}
+	if (spare)
+		cache_key_free(cache, spare);
+}
+
+static blk_status_t cache_write(struct pcache_cache *cache, struct request *rq)
+{
+	u64 pos = blk_rq_pos(rq) << SECTOR_SHIFT;
+	u32 total = blk_rq_bytes(rq), done = 0, want, n, seg, seg_off;
+	u32 head_idx = rq->mq_hctx->queue_num;
+	struct pcache_key *key;
+	struct rq_cursor cur;
+	u64 off, gen, r, first, last;
+	void *dst;
+
+	if (!total)
+		return BLK_STS_OK;
+	rq_cursor_init(&cur, rq);
+	while (done < total) {
+		off = pos + done;
+		want = min_t(u64, total - done, PCACHE_SUBTREE_SIZE - (off & (PCACHE_SUBTREE_SIZE - 1)));
+		n = cache_data_alloc(cache, head_idx, want, true, &seg, &seg_off, &gen);
+		if (!n)
+			return BLK_STS_IOERR;	/* only while stopping */
+		dst = cache_data_addr(cache, seg, seg_off);
+		rq_copy_to_pmem(&cur, dst, n);
+		pmem_wmb();
+
+		key = cache_key_alloc(cache);
+		key->off = off;
+		key->len = n;
+		key->seg = seg;
+		key->seg_off = seg_off;
+		key->seg_gen = gen;
+		key->crc_off = seg_off;
+		key->crc_len = n;
+		if (cache->data_crc)
+			key->data_crc = pcache_crc(dst, n);
+		cache_key_commit_wait(cache, key, true);
+		done += n;
+	}
+
+	if (rq->cmd_flags & REQ_FUA) {
+		/* persist the kset of every 4 MiB region the write touched */
+		first = pos >> PCACHE_SUBTREE_SHIFT;
+		last = (pos + total - 1) >> PCACHE_SUBTREE_SHIFT;
+		if (last - first + 1 >= cache->n_ksets) {
+			cache_persist_all_wait(cache);
+		} else {
+			for (r = first; r <= last; r++)
+				while (cache_kset_persist(&cache->ksets[r % cache->n_ksets]) == -ENOSPC &&
+				       !READ_ONCE(cache->stopping))
+					cache_wait_log_space(cache);
+		}
+	}
+	return BLK_STS_OK;
+}
+
+/* ---- reads ---- */
+
+struct cache_fill {
+	struct list_head node;
+	u64		off;
+	u32		len;
+	u32		rq_off;
+	u64		eseq;
+};
+
+struct cache_read_ctx {
+	struct pcache_cache	*cache;
+	struct request		*rq;
+	atomic_t		pending;
+	blk_status_t		status;
+	struct list_head	fills;
+	struct work_struct	work;
+};
+
+static void cache_read_finish(struct cache_read_ctx *ctx)
+{
+	struct pcache_cache *cache = ctx->cache;
+	struct cache_fill *fill, *tmp;
+	struct request *rq = ctx->rq;
+	blk_status_t status = READ_ONCE(ctx->status);
+
+	list_for_each_entry_safe(fill, tmp, &ctx->fills, node)
+		kfree(fill);
+	mempool_free(ctx, cache->read_pool);
+	blk_mq_end_request(rq, status);
+}
+
+/*
+ * Copy what the backing device returned into the cache as CLEAN keys, but
+ * only where nothing was written meanwhile: the range must still have no
+ * index entry and no stale entry may have been erased from the subtree
+ * since the miss (an erased entry could have hidden a newer write).
+ */
+static void cache_fill_one(struct cache_read_ctx *ctx, struct rq_cursor *cur,
+			   struct cache_fill *fill)
+{
+	struct pcache_cache *cache = ctx->cache;
+	struct cache_subtree *st = cache_subtree_of(cache, fill->off);
+	u32 head_idx = ctx->rq->mq_hctx->queue_num;
+	u32 left = fill->len, n, seg, seg_off;
+	u64 off = fill->off, gen;
+	struct pcache_key *key, *spare;
+	void *dst;
+	int ret;
+
+	rq_cursor_seek(cur, fill->rq_off);
+	while (left) {
+		n = cache_data_alloc(cache, head_idx, left, false, &seg, &seg_off, &gen);
+		if (!n)
+			return;
+		dst = cache_data_addr(cache, seg, seg_off);
+		rq_copy_to_pmem(cur, dst, n);
+		pmem_wmb();
+
+		key = cache_key_alloc(cache);
+		key->off = off;
+		key->len = n;
+		key->flags = CACHE_KEY_F_CLEAN;
+		key->seg = seg;
+		key->seg_off = seg_off;
+		key->seg_gen = gen;
+		key->crc_off = seg_off;
+		key->crc_len = n;
+		if (cache->data_crc)
+			key->data_crc = pcache_crc(dst, n);
+		spare = cache_key_alloc(cache);
+
+		spin_lock(&st->lock);
+		if (st->eseq == fill->eseq && cache_range_empty(st, off, n))
+			ret = cache_key_commit(cache, st, key, &spare, false);
+		else
+			ret = -EAGAIN;
+		spin_unlock(&st->lock);
+		if (spare)
+			cache_key_free(cache, spare);
+		if (ret) {
+			cache_key_free(cache, key);
+			cache_seg_put(cache, seg);
+			return;
+		}
+		atomic64_inc(&cache->fills);
+		off += n;
+		left -= n;
+	}
+}
+
+static void cache_fill_fn(struct work_struct *work)
+{
+	struct cache_read_ctx *ctx = container_of(work, struct cache_read_ctx, work);
+	struct cache_fill *fill;
+	struct rq_cursor cur;
+
+	rq_cursor_init(&cur, ctx->rq);
+	list_for_each_entry(fill, &ctx->fills, node) {
+		if (READ_ONCE(ctx->cache->stopping))
+			break;
+		cache_fill_one(ctx, &cur, fill);
+	}
+	cache_read_finish(ctx);
+}
+
+static void cache_read_put(struct cache_read_ctx *ctx)
+{
+	if (!atomic_dec_and_test(&ctx->pending))
+		return;
+	if (READ_ONCE(ctx->status) == BLK_STS_OK && !list_empty(&ctx->fills))
+		queue_work(ctx->cache->wq, &ctx->work);
+	else
+		cache_read_finish(ctx);
+}
+
+/* Backing completion; may run in interrupt context. */
+static void cache_read_done(void *priv, blk_status_t status)
+{
+	struct cache_read_ctx *ctx = priv;
+
+	if (status)
+		cmpxchg(&ctx->status, BLK_STS_OK, status);
+	cache_read_put(ctx);
+}
+
+static void cache_read_miss(struct cache_read_ctx *ctx, u64 off, u32 len, u32 rq_off,
+			    u64 eseq, bool fill_ok)
+{
+	struct pcache_cache *cache = ctx->cache;
+	struct cache_fill *fill;
+
+	atomic64_inc(&cache->misses);
+	atomic64_add(len, &cache->miss_bytes);
+	if (fill_ok && !READ_ONCE(cache->stopping)) {
+		fill = kmalloc(sizeof(*fill), GFP_NOIO | __GFP_NOWARN);
+		if (fill) {
+			fill->off = off;
+			fill->len = len;
+			fill->rq_off = rq_off;
+			fill->eseq = eseq;
+			list_add_tail(&fill->node, &ctx->fills);
+		}
+	}
+	atomic_inc(&ctx->pending);
+	backing_dev_rq_io(cache->backing_dev, ctx->rq, rq_off, len, cache_read_done, ctx);
+}
+
+static void cache_read_error(struct cache_read_ctx *ctx)
+{
+	cmpxchg(&ctx->status, BLK_STS_OK, BLK_STS_IOERR);
+}
+
+/* Serve a hit; returns false if the segment was reclaimed under us. */
+static bool cache_read_hit(struct cache_read_ctx *ctx, struct rq_cursor *cur,
+			   const struct pcache_key *hit, u32 rq_off)
+{
+	struct pcache_cache *cache = ctx->cache;
+	u32 crc;
+
+	if (hit->flags & CACHE_KEY_F_BAD) {
+		pcache_err("%s: read of %llu+%u hits data that failed data_crc at replay",
+			   cache->name, hit->off, hit->len);
+		cache_read_error(ctx);
+		return true;
+	}
+	if (cache->data_crc) {
+		if (cache_data_crc(cache, hit->seg, hit->crc_off, hit->crc_len, &crc) ||
+		    crc != hit->data_crc) {
+			smp_rmb();
+			if (READ_ONCE(cache->segs[hit->seg].gen) != hit->seg_gen)
+				return false;
+			atomic64_inc(&cache->data_crc_errors);
+			pcache_err("%s: data_crc mismatch reading backing offset %llu (cache segment %u offset %u len %u)",
+				   cache->name, hit->off, hit->seg, hit->crc_off, hit->crc_len);
+			cache_read_error(ctx);
+			return true;
+		}
+	}
+	rq_cursor_seek(cur, rq_off);
+	if (rq_copy_from_pmem(cur, cache_data_addr(cache, hit->seg, hit->seg_off), hit->len)) {
+		pcache_err("%s: media error reading cached data of backing offset %llu",
+			   cache->name, hit->off);
+		cache_read_error(ctx);
+		return true;
+	}
+	smp_rmb();
+	if (READ_ONCE(cache->segs[hit->seg].gen) != hit->seg_gen)
+		return false;
+	atomic64_inc(&cache->hits);
+	atomic64_add(hit->len, &cache->hit_bytes);
+	return true;
+}
+
+static void cache_read(struct pcache_cache *cache, struct request *rq)
+{
+	u64 pos = blk_rq_pos(rq) << SECTOR_SHIFT, off, chunk_end, eseq = 0;
+	u32 total = blk_rq_bytes(rq), done = 0, len;
+	struct cache_read_ctx *ctx;
+	struct cache_subtree *st;
+	struct pcache_key *key, hit;
+	struct rq_cursor cur;
+	bool is_hit;
+
+	ctx = mempool_alloc(cache->read_pool, GFP_NOIO);
+	ctx->cache = cache;
+	ctx->rq = rq;
+	atomic_set(&ctx->pending, 1);
+	ctx->status = BLK_STS_OK;
+	INIT_LIST_HEAD(&ctx->fills);
+	INIT_WORK(&ctx->work, cache_fill_fn);
+	if (!total)
+		goto out;
+
+	rq_cursor_init(&cur, rq);
+	while (done < total && READ_ONCE(ctx->status) == BLK_STS_OK) {
+		off = pos + done;
+		chunk_end = min(pos + total, round_down(off, PCACHE_SUBTREE_SIZE) + PCACHE_SUBTREE_SIZE);
+		st = cache_subtree_of(cache, off);
+
+		spin_lock(&st->lock);
+		for (;;) {
+			key = cache_key_first_after(st, off);
+			if (!key || key->off > off || !cache_key_stale(cache, key))
+				break;
+			rb_erase(&key->node, &st->root);
+			cache_key_free(cache, key);
+			st->eseq++;
+		}
+		is_hit = key && key->off <= off;
+		if (is_hit) {
+			hit = *key;
+			len = min(cache_key_end(key), chunk_end) - off;
+			hit.seg_off += off - key->off;
+			hit.off = off;
+			hit.len = len;
+		} else {
+			len = (key ? min(key->off, chunk_end) : chunk_end) - off;
+			eseq = st->eseq;
+		}
+		spin_unlock(&st->lock);
+
+		if (!is_hit)
+			cache_read_miss(ctx, off, len, done, eseq, true);
+		else if (!cache_read_hit(ctx, &cur, &hit, done))
+			cache_read_miss(ctx, off, len, done, 0, false);
+		done += len;
+	}
+out:
+	cache_read_put(ctx);
+}
+
+/*
+ * pcache_cache_queue_rq - handle one request; it is always completed by
+ * the engine (here or later), so the return value is always BLK_STS_OK.
+ */
+blk_status_t pcache_cache_queue_rq(struct pcache_cache *cache, struct request *rq)
+{
+	blk_status_t status;
+
+	switch (req_op(rq)) {
+	case REQ_OP_FLUSH:
+		cache_persist_all_wait(cache);
+		status = BLK_STS_OK;
+		break;
+	case REQ_OP_WRITE:
+		if (rq->cmd_flags & REQ_PREFLUSH)
+			cache_persist_all_wait(cache);
+		status = cache_write(cache, rq);
+		break;
+	case REQ_OP_READ:
+		cache_read(cache, rq);
+		return BLK_STS_OK;
+	default:
+		status = BLK_STS_NOTSUPP;
+		break;
+	}
+	blk_mq_end_request(rq, status);
+	return BLK_STS_OK;
+}
+
+int cache_req_init(struct pcache_cache *cache)
+{
+	cache->read_pool = mempool_create_kmalloc_pool(64, sizeof(struct cache_read_ctx));
+	return cache->read_pool ? 0 : -ENOMEM;
+}
