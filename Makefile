@@ -18,7 +18,7 @@ PCACHECTL := .build/release/pcachectl
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all help deps module tool test test-swift test-kernel demo install clean fuzz check vm-prepare
+.PHONY: all help deps module tool test test-swift test-kernel demo install clean fuzz check vm-prepare bench
 
 all: module tool
 
@@ -31,6 +31,7 @@ help:
 	@echo "make check    sparse + W=1 on the module"
 	@echo "make install  module, depmod, pcachectl, udev rule, man page on this host"
 	@echo "make fuzz     Tests/fuzz/run.sh"
+	@echo "make bench    benchmarks in one VM: pmem, disk, dm-writecache, bcache, pcache"
 	@echo "make clean    remove build outputs, VM cache and results"
 	@echo "One kernel suite: Tests/vm/vm.sh run-suite Tests/kernel/001-module.sh"
 
@@ -87,3 +88,8 @@ clean:
 	-@kver=$$($(KVER_SH) 2>/dev/null) && [ -d /usr/src/linux-headers-$$kver ] && \
 		$(MAKE) -s -C /usr/src/linux-headers-$$kver M=$(CURDIR)/KernelShim clean
 	rm -rf .build vm-cache results
+
+# Benchmarks (not part of `make test`): one VM, raw pmem / raw disk /
+# dm-writecache / bcache / pcache side by side; regenerates Docs/benchmarks.md.
+bench: deps module tool
+	@Tests/bench/bench.sh

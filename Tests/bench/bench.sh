@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# make bench: one VM run measuring raw pmem, the raw backing disk,
+# dm-writecache, bcache and pcache on the same pmem and backing files, then
+# Docs/benchmarks.md, Docs/benchmarks.png and results/bench/bench-results.json.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. Tests/vm/vm.sh
+
+export SUITE_RESULTS=$RESULTS_ROOT/bench CURRENT_TEST=run
+rm -rf "$SUITE_RESULTS"
+mkdir -p "$SUITE_RESULTS"
+media=$VM_CACHE/bench-media
+vm_files "$media"
+# Backing disk of 4 GiB: the read-miss job reads 2 GiB beyond the cache.
+start=$(date +%s)
+rc=0
+vm_run bench "$media" 'bash "$TESTS_DIR/../bench/bench-guest.sh"' "${BENCH_TIMEOUT:-1800}" || rc=$?
+jobdir=$(vm_results bench)
+echo "bench: VM finished after $(( $(date +%s) - start )) s with status $rc (console: $jobdir/console.log)"
+python3 Tests/bench/report.py "$jobdir" Docs "$(vm_kver)"
+cp "$jobdir/bench-results.json" "$SUITE_RESULTS/" 2>/dev/null || true
+rm -rf "$media"
+exit "$rc"
