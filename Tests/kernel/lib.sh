@@ -146,3 +146,8 @@ lib_guest_prepare() {
 	[[ -b /dev/vdb ]] || echo "lib: /dev/vdb did not appear" >&2
 	[[ -b /dev/pmem0 && -b /dev/vda && -b /dev/vdb ]]
 }
+
+# console_mark TEXT: prints "=== MARK TEXT" on the serial console, where a
+# host-side suite can wait for it (vm_wait_for NAME '^=== MARK TEXT'), e.g.
+# to cut the power at a chosen moment.
+console_mark() { echo "=== MARK $*" >/dev/console; }

@@ -33,7 +33,7 @@ modprobe -q virtio_blk
 modprobe -q nfit
 modprobe -q nd_pmem
 
-echo "=== PCACHE-VM STAGE2 $(uname -r)"
+echo "=== PCACHE-VM STAGE2 $(uname -r) (guest uptime $(cut -d" " -f1 /proc/uptime)s)"
 if [ -r /results/job.sh ]; then
 	bash /results/job.sh
 	echo "=== PCACHE-VM JOB EXIT $?"

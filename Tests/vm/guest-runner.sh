@@ -36,8 +36,9 @@ lib_guest_prepare >"$RESULTS/prepare.log" 2>&1 ||
 # shellcheck disable=SC1090
 . "$suite_file"
 
-mapfile -t tests < <(grep -oE '^[[:space:]]*(function[[:space:]]+)?(test|selftest)_[A-Za-z0-9_]+' "$suite_file" |
-	sed -E 's/^[[:space:]]*(function[[:space:]]+)?//' | awk '!seen[$0]++')
+# Test functions in file order: definitions at the start of a line.
+mapfile -t tests < <(grep -oE '^(function[[:space:]]+)?(test|selftest)_[A-Za-z0-9_]+[[:space:]]*\(\)' "$suite_file" |
+	sed -E 's/^(function[[:space:]]+)?//; s/[[:space:]]*\(\)$//' | awk '!seen[$0]++')
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

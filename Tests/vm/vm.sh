@@ -493,8 +493,8 @@ vm_run_guest_suite() {
 	fi
 	# Tests that never ran (after a hang or crash) are not passes.
 	if ((rc == 124)) || ! grep -q '^=== SUITE END' "$dir/console.log"; then
-		for test in $(grep -oE '^[[:space:]]*(function[[:space:]]+)?test_[A-Za-z0-9_]+' "$file" |
-			sed -E 's/^[[:space:]]*(function[[:space:]]+)?//'); do
+		for test in $(grep -oE '^(function[[:space:]]+)?test_[A-Za-z0-9_]+[[:space:]]*\(\)' "$file" |
+			sed -E 's/^(function[[:space:]]+)?//; s/[[:space:]]*\(\)$//'); do
 			if ! cut -f2 "$dir/results.txt" 2>/dev/null | grep -qx -- "$test" &&
 				! grep -qx -- "=== RUN $test" "$dir/console.log"; then
 				echo "FAIL $suite/$test: not run (the VM went away earlier)"
@@ -520,8 +520,8 @@ vm_run_host_suite() {
 	mkdir -p "$dir"
 	: >"$dir/results.txt"
 	SUITE_PASS=0 SUITE_FAIL=0 SUITE_SKIP=0
-	tests=$(grep -oE '^[[:space:]]*(function[[:space:]]+)?test_[A-Za-z0-9_]+' "$file" |
-		sed -E 's/^[[:space:]]*(function[[:space:]]+)?//')
+	tests=$(grep -oE '^(function[[:space:]]+)?test_[A-Za-z0-9_]+[[:space:]]*\(\)' "$file" |
+		sed -E 's/^(function[[:space:]]+)?//; s/[[:space:]]*\(\)$//')
 	export SUITE_RESULTS=$dir
 	for test in $tests; do
 		t0=$(date +%s)
@@ -529,6 +529,8 @@ vm_run_host_suite() {
 			export CURRENT_TEST=$test
 			HOST_TEST_CONSOLES=()
 			trap 'vm_kill_all' EXIT
+			fail() { echo "FAIL: $*"; exit 1; }
+			skip() { echo "SKIP: $*"; exit 77; }
 			# shellcheck disable=SC1090
 			. "$file"
 			rc=0
@@ -551,7 +553,7 @@ vm_run_host_suite() {
 		if ((rc == 0)); then
 			st=PASS reason=
 		elif ((rc == 77)); then
-			st=SKIP reason=$(tail -n 1 "$dir/$test.out")
+			st=SKIP reason=$(grep -m1 '^SKIP: ' "$dir/$test.out" | cut -c7-)
 		elif ((rc == 99)); then
 			st=FAIL reason="kernel log shows a bug/oops/warning"
 		else
