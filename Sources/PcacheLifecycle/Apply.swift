@@ -38,6 +38,13 @@ public struct Applier {
         public var detail: String
         /// The error's code when failed (see pcachectl exit codes).
         public var error: String?
+
+        public init(object: String, outcome: Outcome, detail: String, error: String? = nil) {
+            self.object = object
+            self.outcome = outcome
+            self.detail = detail
+            self.error = error
+        }
     }
 
     /// Where a configured cache's pmem device is, if anywhere.

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import PcacheLifecycle
+import PcacheSysfs
+
+extension PcacheCtl {
+    struct Backing: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start or stop backing devices on a cache device.",
+            discussion: """
+                EXAMPLES:
+                  pcachectl backing start --cache cache_dev0 /dev/vda --cache-size 1G
+                  pcachectl backing stop /dev/pcache0
+                """,
+            subcommands: [Start.self, Stop.self])
+    }
+}
+
+extension PcacheCtl.Backing {
+    struct Start: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start a backing device and print its cached device /dev/pcacheN.",
+            discussion: """
+                Records the disk's identity (WWN, else serial) in the backing record so that a later start with a \
+                different disk behind the same path is refused unless --force is given. The first start needs \
+                --cache-size (rounded up to 16 MiB segments, at least 4); later starts reuse the record and its \
+                cached data. Waits for /dev/pcacheN (udev monitor, or polling /dev without udevd).
+
+                EXAMPLES:
+                  pcachectl backing start --cache cache_dev0 /dev/vda --cache-size 1G
+                  pcachectl backing start --cache cache_dev0 /dev/disk/by-id/virtio-data --cache-size 512M --queues 2 --data-crc
+                  pcachectl backing start --cache cache_dev0 /dev/vda        # restart with the recorded size
+                """)
+
+        @Option(help: "The cache device: cache_devN, its pmem path or its uuid.") var cache: String
+        @Argument(help: "The backing block device (a /dev path; prefer /dev/disk/by-id/...).") var device: String
+        @Option(help: ArgumentHelp("Cache space for this device: 512M, 1G, ... (bare numbers are MiB).", valueName: "size"))
+        var cacheSize: String?
+        @Option(help: "Hardware queues of /dev/pcacheN, 1...128 (default 1).") var queues: UInt32?
+        @Flag(help: "Keep a crc32c of every cached extent and verify it on read.") var dataCrc = false
+        @Option(help: ArgumentHelp("Identity to record instead of the disk's WWN/serial.", valueName: "ident"))
+        var ident: String?
+        @Flag(help: "Start even if the backing record names a different disk (its cached data is discarded).")
+        var force = false
+        @Option(help: "Seconds to wait for /dev/pcacheN.") var timeout: Double = 10
+        @OptionGroup var output: JSONOption
+
+        func validate() throws {
+            // Checked before anything touches the kernel: exit 64 with the reason.
+            do {
+                _ = try DevicePath(device)
+                _ = try cacheSize.map { try CacheSize(parsing: $0) }
+                _ = try ident.map { try DiskIdent($0) }
+                _ = try BackingStartRequest(path: DevicePath(device), queues: queues)
+            } catch let error as SysfsError {
+                throw ValidationError(error.message)
+            }
+            guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
+        }
+
+        func run() throws {
+            try runControl("backing start") {
+                let tree = controlTree
+                let size = try cacheSize.map { try CacheSize(parsing: $0) }
+                let identOverride = try ident.map { try DiskIdent($0) }
+                let result = try Operations(tree: tree, deviceTimeout: timeout)
+                    .startBacking(cache: cache, device: device, cacheSize: size, queues: queues, dataCRC: dataCrc,
+                                  ident: identOverride, force: force)
+                if output.json {
+                    print(JSON.document([("backing", result.backing.json(stats: false)),
+                                         ("wait_method", .string(result.waitMethod))]).render())
+                } else {
+                    print(result.deviceNode)
+                }
+            }
+        }
+    }
+
+    struct Stop: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop a backing device (its cached data stays on pmem for the next start).",
+            discussion: """
+                Refuses while /dev/pcacheN is mounted, held by another device or open by a process, naming who.
+
+                EXAMPLES:
+                  pcachectl backing stop /dev/pcache0
+                  pcachectl backing stop cache_dev0/backing_dev0
+                  pcachectl backing stop /dev/vda
+                """)
+
+        @Argument(help: "/dev/pcacheN, pcacheN, cache_devN/backing_devM or the backing disk's path.") var backing: String
+
+        func run() throws {
+            try runControl("backing stop") {
+                let stopped = try Operations(tree: controlTree).stopBacking(backing)
+                print("stopped \(stopped.deviceName) (\(stopped.path) on \(stopped.cache)/\(stopped.id))")
+            }
+        }
+    }
+}
