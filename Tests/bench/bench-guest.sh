@@ -8,7 +8,7 @@
 set -uo pipefail
 
 : "${PMEM:=/dev/pmem0}" "${BACKING:=/dev/vda}" "${RESULTS:=/results}"
-: "${BENCH_RUNTIME:=15}"
+: "${BENCH_RUNTIME:=15}" "${BENCH_CONFIGS:=pmem backing writecache bcache pcache}"
 OUT=$RESULTS/bench
 mkdir -p "$OUT"
 log() { echo "BENCH: $*"; }
@@ -33,6 +33,8 @@ JOBS=(
 run_jobs() { # config target
 	local config=$1 target=$2 job name args
 	mkdir -p "$OUT/$config"
+	# fio would happily benchmark a regular file of that name on tmpfs.
+	[ -b "$target" ] || { log "$config: $target is not a block device"; return 1; }
 	# The read-hit job reads what this prefill wrote through the cache.
 	fio --name=prefill --filename="$target" --rw=write --bs=1M --size=256M \
 		--direct=1 --ioengine=libaio --iodepth=4 --output=/dev/null || return 1
@@ -60,6 +62,7 @@ teardown_backing() { :; }
 setup_writecache() {
 	modprobe dm-writecache || return 1
 	dmsetup create bench_wc --table "0 $(backing_sectors) writecache p $BACKING $PMEM 4096 0" || return 1
+	dmsetup mknodes bench_wc	# no udevd in the guest to make the node
 	TARGET=/dev/mapper/bench_wc
 }
 teardown_writecache() { dmsetup remove bench_wc; }
@@ -94,7 +97,7 @@ setup_pcache() {
 }
 teardown_pcache() { :; }	# last configuration: the VM powers off with it
 
-for config in ${BENCH_CONFIGS:-pmem backing writecache bcache pcache}; do
+for config in $BENCH_CONFIGS; do
 	wipe
 	log "$config: setup"
 	if ! "setup_$config"; then
