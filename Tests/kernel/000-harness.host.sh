@@ -9,7 +9,7 @@ test_hung_test_is_killed_and_named() {
 	local tmp=$SUITE_RESULTS/hang out
 	mkdir -p "$tmp"
 	cat >"$tmp/900-hang.sh" <<-'EOS'
-		TIMEOUT=25
+		TIMEOUT=30
 		test_quick() { true; }
 		test_sleeps_forever() { sleep 3600; }
 		test_never_reached() { true; }

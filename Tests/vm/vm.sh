@@ -118,7 +118,7 @@ vm_qemu_argv() {
 	shift 3
 	local kver initrd size d append
 	kver=$(vm_kver)
-	initrd=$(vm_initrd)
+	initrd=$(vm_initrd) && [[ -s "$initrd" ]] || vm_die "no initramfs"
 	append="console=ttyS0 loglevel=5 panic=-1 log_buf_len=4M pcache_stage2=$VM_DIR/guest-init.sh"
 	append+=" ${VM_APPEND:-}"
 	VM_QEMU_ARGV=(qemu-system-x86_64
@@ -166,6 +166,7 @@ vm_boot() {
 		t0=$(date +%s.%N)
 		"${VM_QEMU_ARGV[@]}" </dev/null >"$jobdir/qemu.stderr" 2>&1 &
 		pid=$!
+		[[ -n "${HOST_TEST_PIDS_FILE:-}" ]] && echo "$pid" >>"$HOST_TEST_PIDS_FILE"
 		VM_PID[$name]=$pid
 		VM_CONSOLE[$name]=$console
 		VM_JOBDIR[$name]=$jobdir
@@ -374,8 +375,8 @@ vm_start() {
 	local disks=()
 	[[ -e "$dir/vda.img" ]] && disks+=("$dir/vda.img")
 	[[ -e "$dir/vdb.img" ]] && disks+=("$dir/vdb.img")
+	[[ -n "${HOST_TEST_CONSOLES_FILE:-}" ]] && echo "$jobdir/console.log" >>"$HOST_TEST_CONSOLES_FILE"
 	vm_boot "$name" "$jobdir" "$dir/pmem.img" "${disks[@]}" || return 1
-	HOST_TEST_CONSOLES+=("$jobdir/console.log")
 }
 
 vm_results() { echo "${VM_JOBDIR[$1]}"; }
@@ -399,7 +400,7 @@ vm_run() {
 
 vm_suite_timeout() {
 	local t
-	t=$(sed -n 's/^[[:space:]]*TIMEOUT=\([0-9]\+\)[[:space:]]*\(#.*\)\?$/\1/p' "$1" | tail -n 1)
+	t=$(sed -n 's/^TIMEOUT=\([0-9]\+\)[[:space:]]*\(#.*\)\?$/\1/p' "$1" | tail -n 1)
 	echo "${t:-$SUITE_TIMEOUT}"
 }
 
@@ -513,52 +514,84 @@ vm_run_guest_suite() {
 # run-suite for a host-side suite: its test_ functions run on the host, one
 # subshell each, and boot VMs through the host-side API.
 vm_run_host_suite() {
-	local file=$1 suite dir tests test rc t0 t1 reason bad c st
+	local file=$1 suite dir tests test rc t0 t1 reason bad c st pid limit timeout qpid
 	suite=$(basename "$file" .sh)
 	dir="$RESULTS_ROOT/$suite"
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	: >"$dir/results.txt"
 	SUITE_PASS=0 SUITE_FAIL=0 SUITE_SKIP=0
+	timeout=$(vm_suite_timeout "$file")
 	tests=$(grep -oE '^(function[[:space:]]+)?test_[A-Za-z0-9_]+[[:space:]]*\(\)' "$file" |
 		sed -E 's/^(function[[:space:]]+)?//; s/[[:space:]]*\(\)$//')
 	export SUITE_RESULTS=$dir
 	for test in $tests; do
 		t0=$(date +%s)
+		# Each test gets the suite's TIMEOUT (default SUITE_TIMEOUT), capped by
+		# the run-all deadline; a test over its time is killed with its VMs.
+		limit=$timeout
+		if [[ -n "${VM_DEADLINE:-}" ]] && ((VM_DEADLINE - t0 < limit)); then
+			limit=$((VM_DEADLINE - t0))
+		fi
+		if ((limit < 30)); then
+			printf 'FAIL\t%s\t0\t%s\n' "$test" "not run, the global time budget (RUN_ALL_TIMEOUT=${RUN_ALL_TIMEOUT}s) is used up" >>"$dir/results.txt"
+			continue
+		fi
+		: >"$dir/$test.consoles"
+		: >"$dir/$test.pids"
 		(
 			export CURRENT_TEST=$test
-			HOST_TEST_CONSOLES=()
+			export HOST_TEST_CONSOLES_FILE=$dir/$test.consoles HOST_TEST_PIDS_FILE=$dir/$test.pids
 			trap 'vm_kill_all' EXIT
+			trap 'echo "FAIL: killed after the test timeout of ${limit}s"; exit 124' TERM
 			fail() { echo "FAIL: $*"; exit 1; }
 			skip() { echo "SKIP: $*"; exit 77; }
 			# shellcheck disable=SC1090
 			. "$file"
 			rc=0
 			if declare -F setup >/dev/null; then
-				setup || { echo "setup failed"; exit 1; }
+				setup || { echo "FAIL: setup failed"; exit 1; }
 			fi
 			"$test" || rc=$?
-			declare -F teardown >/dev/null && teardown
-			for c in "${HOST_TEST_CONSOLES[@]}"; do
-				bad=$(vm_console_bad_lines "$c" 'PCACHE-VM STAGE2')
-				if [[ -n "$bad" ]]; then
-					echo "$bad" >>"$SUITE_RESULTS/$test.kmsg"
-					((rc)) || rc=99
-				fi
-			done
+			if declare -F teardown >/dev/null; then
+				teardown || echo "teardown failed (ignored)"
+			fi
 			exit "$rc"
-		) >"$dir/$test.out" 2>&1
+		) >"$dir/$test.out" 2>&1 &
+		pid=$!
+		while kill -0 "$pid" 2>/dev/null; do
+			if (($(date +%s) - t0 >= limit)); then
+				kill -TERM "$pid" 2>/dev/null
+				sleep 3
+				kill -KILL "$pid" 2>/dev/null
+				break
+			fi
+			sleep 0.5
+		done
+		wait "$pid"
 		rc=$?
+		# Whatever the test left running (killed, or forgot to wait for).
+		while read -r qpid; do
+			kill -KILL "$qpid" 2>/dev/null
+		done <"$dir/$test.pids"
 		t1=$(date +%s)
-		if ((rc == 0)); then
+		bad=
+		while read -r c; do
+			[[ -n "$c" ]] || continue
+			bad+=$(vm_console_bad_lines "$c" 'PCACHE-VM STAGE2' | sed "s|^|${c#"$dir"/}: |")
+		done <"$dir/$test.consoles"
+		[[ -n "$bad" ]] && echo "$bad" >"$dir/$test.kmsg"
+		if ((rc == 0)) && [[ -z "$bad" ]]; then
 			st=PASS reason=
-		elif ((rc == 77)); then
+		elif ((rc == 77)) && [[ -z "$bad" ]]; then
 			st=SKIP reason=$(grep -m1 '^SKIP: ' "$dir/$test.out" | cut -c7-)
-		elif ((rc == 99)); then
-			st=FAIL reason="kernel log shows a bug/oops/warning"
 		else
 			st=FAIL reason=$(grep -m1 '^FAIL: ' "$dir/$test.out" | cut -c7-)
-			[[ -n "$reason" ]] || reason="returned $rc: $(tail -n 1 "$dir/$test.out")"
+			((rc == 0 || rc == 77)) && reason=
+			[[ -n "$reason" || $rc == 0 || $rc == 77 ]] || reason="returned $rc: $(tail -n 1 "$dir/$test.out")"
+			if [[ -n "$bad" ]]; then
+				reason="kernel log: $(head -n 1 <<<"$bad" | cut -c1-200)${reason:+; test also failed: $reason}"
+			fi
 		fi
 		printf '%s\t%s\t%s\t%s\n' "$st" "$test" "$((t1 - t0))" "$reason" >>"$dir/results.txt"
 	done
@@ -567,13 +600,25 @@ vm_run_host_suite() {
 	((SUITE_FAIL == 0))
 }
 
+# Runs one suite file. Two runs of the same suite (two people, one tree)
+# would share results/<suite> and the VM media: the second waits its turn.
 vm_run_suite() {
-	local file=$1
+	local file=$1 suite lockfd rc
 	[[ -r "$file" ]] || vm_die "no such suite: $file"
+	suite=$(basename "$file" .sh)
+	mkdir -p "$VM_CACHE/run"
+	exec {lockfd}>"$VM_CACHE/run/.$suite.lock"
+	if ! flock -n "$lockfd"; then
+		vm_log "$suite is being run by someone else in this tree; waiting for it"
+		flock -w 1800 "$lockfd" || { echo "FAIL $suite: waited 30 min for another run of it"; SUITE_FAIL=1; return 1; }
+	fi
 	case "$file" in
 	*.host.sh) vm_run_host_suite "$file" ;;
 	*) vm_run_guest_suite "$file" ;;
 	esac
+	rc=$?
+	exec {lockfd}>&-
+	return $rc
 }
 
 vm_run_all() {
