@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# 035-powercut (host side): repeated power cuts during synced writes.
+# Each boot on the same file-backed NVDIMM and backing disk registers the
+# cache device, starts the backing device (boot 0: new cache; later boots:
+# replay after the unclean end), checks that every block acknowledged by an
+# earlier boot holds its last acknowledged content or a later one
+# (cache_ackcheck.py), then writes blocks with O_DIRECT|O_DSYNC or
+# O_DIRECT+fsync (cache_ackwriter.py prints "ACK <block> <seq> <crc>" on the
+# console only after completion) while fio keeps a working set larger than
+# the 64 MiB cache busy so that writeback and GC run, and QEMU is SIGKILLed
+# at a random moment. The last boot checks, stops the cache cleanly and
+# checks the backing disk alone.
+
+TIMEOUT=1500
+CUTS=${PCACHE_POWERCUTS:-10}
+
+# guest_script BOOT FIRST_SEQ
+guest_script() {
+	cat <<-EOS
+
+		. "\$TESTS_DIR/cache_common.bash"
+		load_module
+		$( (($1 == 0)) && echo cache_format)
+		expect_write_ok \$BUS/cache_dev_register "path=\$PMEM"
+		pc=\$(backing_start "\$BACKING" "cache_size=64,queues=2")
+		dmesg | grep 'pcache:' | tail -n 5 >/dev/console
+		python3 "\$TESTS_DIR/cache_ackcheck.py" \$pc $ACKS >\$RESULTS/check.txt || { cat \$RESULTS/check.txt >/dev/console; console_mark CHECK-FAILED; exit 1; }
+		tail -n 1 \$RESULTS/check.txt >/dev/console
+		console_mark checked
+		if (($1 == $CUTS)); then
+			backing_stop 0
+			python3 "\$TESTS_DIR/cache_ackcheck.py" \$BACKING $ACKS >\$RESULTS/check-backing.txt || { cat \$RESULTS/check-backing.txt >/dev/console; console_mark BACKING-CHECK-FAILED; exit 1; }
+			console_mark final-ok
+			exit 0
+		fi
+		fio --name=load --filename=\$pc --direct=1 --ioengine=libaio --rw=randwrite --bs=64k \\
+			--offset=256m --size=256m --iodepth=4 --time_based --runtime=600 >/dev/null 2>&1 &
+		python3 "\$TESTS_DIR/cache_ackwriter.py" \$pc $2 4096 $((RANDOM))
+	EOS
+}
+
+# Appends the valid ACK lines of a console log to $ACKS as "<block> <seq>".
+collect_acks() {
+	python3 - "$1" "$ACKS" <<-'EOPY'
+		import re, sys, zlib
+		out = open(sys.argv[2], "a")
+		n = 0
+		for ln in open(sys.argv[1], errors="replace"):
+		    m = re.fullmatch(r"ACK (\d+) (\d+) ([0-9a-f]{8})\r?\n?", ln)
+		    if m and int(m.group(3), 16) == zlib.crc32(b"%s %s" % (m.group(1).encode(), m.group(2).encode())):
+		        out.write("%s %s\n" % (m.group(1), m.group(2)))
+		        n += 1
+		print(n)
+	EOPY
+}
+
+test_acked_writes_survive_power_cuts() {
+	local media=$SUITE_RESULTS/media boot name n total=0 console
+	ACKS=$SUITE_RESULTS/acks.txt
+	: >"$ACKS"
+	vm_files "$media" 1024 1024 64 || fail "cannot create VM media"
+	for boot in $(seq 0 "$CUTS"); do
+		name=boot$boot
+		vm_start $name "$media" "$(guest_script $boot $((boot * 1000000000)))" || fail "$name did not boot"
+		console=$(vm_results $name)/console.log
+		if ! vm_wait_for $name '^=== MARK (checked|CHECK-FAILED)' 400 || grep -q '^=== MARK CHECK-FAILED' "$console"; then
+			grep -E '^BAD|^CHECK|pcache' "$console" | tail -n 20
+			fail "$name: acknowledged data lost or corrupt after power cut $boot (see $console)"
+		fi
+		grep -a '^CHECK ' "$console" | sed "s/^/$name: /"
+		if ((boot == CUTS)); then
+			vm_wait $name 300
+			grep -q '^=== MARK final-ok' "$console" || {
+				grep -aE '^BAD|^CHECK|pcache' "$console" | tail -n 20
+				fail "$name: clean stop or the backing disk check failed"
+			}
+			break
+		fi
+		vm_wait_for $name '^ACK ' 300 || fail "$name: no acknowledged write"
+		sleep $((RANDOM % 6 + 2))
+		vm_kill $name
+		n=$(collect_acks "$console")
+		total=$((total + n))
+		echo "$name: power cut after $n acknowledged block writes"
+		((n > 0)) || fail "$name: no ACK line parsed"
+	done
+	echo "total acknowledged block writes checked: $total over $CUTS power cuts"
+	rm -rf "$media"
+}
