@@ -33,6 +33,13 @@ public struct BackingDevice: Sendable, Equatable {
 
     /// "/dev/pcacheN" on the live system.
     public var deviceName: String { "/dev/pcache\(mappedID)" }
+
+    public init(cache: CacheID, id: BackingID, path: String, mappedID: UInt32, cacheSegs: UInt64, cacheUsedSegs: UInt64,
+                gcPercent: UInt64, ident: String, dataCRC: Bool, stats: BackingStats) {
+        self.cache = cache; self.id = id; self.path = path; self.mappedID = mappedID; self.cacheSegs = cacheSegs
+        self.cacheUsedSegs = cacheUsedSegs; self.gcPercent = gcPercent; self.ident = ident; self.dataCRC = dataCRC
+        self.stats = stats
+    }
 }
 
 extension SysfsTree {
