@@ -76,6 +76,11 @@ public struct CacheLog<Image: ImageSink> {
     public let dataCRC: Bool
     /// Where the next kset goes.
     public private(set) var head: (segment: UInt32, offset: UInt32) = (0, 0)
+    /// Where each kset with keys was written, in log order.
+    public private(set) var ksetPositions: [(segment: UInt32, offset: UInt32)] = []
+    /// Bytes of a key segment the log may use before moving on through a LAST kset; smaller than the data
+    /// area only to exercise LAST links in small test images.
+    public var keySegmentLimit: UInt64 = Layout.segmentDataSize
     /// Chain indexes not yet used for data or keys.
     private var free: [UInt32]
     private var data: (segment: UInt32, offset: UInt32)?
@@ -125,7 +130,7 @@ public struct CacheLog<Image: ImageSink> {
         guard !pending.isEmpty else { return true }
         let kset = KeySet(keys: pending)
         pending = []
-        if UInt64(head.offset) + UInt64(kset.size + Layout.ksetHeaderSize) > Layout.segmentDataSize {
+        if UInt64(head.offset) + UInt64(kset.size + Layout.ksetHeaderSize) > min(keySegmentLimit, Layout.segmentDataSize) {
             guard let next = free.popLast() else { return false }
             let zero = [UInt8](repeating: 0, count: Layout.ksetHeaderSize)
             try image.write(zero, at: Layout.dataOffset(segment: segments[Int(next)]))
@@ -136,6 +141,7 @@ public struct CacheLog<Image: ImageSink> {
         let at = Layout.dataOffset(segment: segments[Int(head.segment)], offset: UInt64(head.offset))
         try image.write([UInt8](repeating: 0, count: Layout.ksetHeaderSize), at: at + UInt64(kset.size))
         try image.write(kset.encoded(), at: at)
+        ksetPositions.append(head)
         head.offset += UInt32(kset.size)
         return true
     }

@@ -115,3 +115,46 @@ func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
 
 /// `a` is newer than `b` in 32-bit serial arithmetic: `(int32)(a - b) > 0`.
 public func isNewer(_ a: UInt32, than b: UInt32) -> Bool { Int32(bitPattern: a &- b) > 0 }
+
+extension Superblock: CustomStringConvertible {
+    public var description: String {
+        "Superblock(version \(version), seg_num \(segmentCount), uuid \(uuidString), label \"\(label)\", crc \(hex32(storedCRC)))"
+    }
+}
+
+extension BackingRecord: CustomStringConvertible {
+    public var description: String {
+        "BackingRecord(id \(backingID), seq \(seq), state \(stateValue), path \(path ?? "?"), first_seg \(firstSegment), "
+            + "cache_segs \(cacheSegments), flags \(hex32(flags)), crc \(hex32(storedCRC)))"
+    }
+}
+
+extension SegmentInfo: CustomStringConvertible {
+    public var description: String {
+        "SegmentInfo(seq \(seq), type \(typeValue), flags \(flags), backing \(backingID), index \(index), next \(nextSegment))"
+    }
+}
+
+extension SegmentGen: CustomStringConvertible {
+    public var description: String { "SegmentGen(seq \(seq), gen \(gen))" }
+}
+
+extension LogPosition: CustomStringConvertible {
+    public var description: String { "LogPosition(seq \(seq), \(cacheSegment):\(segmentOffset))" }
+}
+
+extension CacheKey: CustomStringConvertible {
+    public var description: String {
+        "CacheKey(off \(offset), len \(length), flags \(flags), seg \(cacheSegment), seg_off \(cacheSegmentOffset), gen \(segmentGen))"
+    }
+}
+
+extension KeySet: CustomStringConvertible {
+    public var description: String {
+        isLast ? "KeySet(LAST -> \(header.nextCacheSegment))" : "KeySet(\(keys.count) keys, crc \(hex32(header.storedCRC)))"
+    }
+}
+
+extension KeySet.Header: CustomStringConvertible {
+    public var description: String { "KeySet.Header(key_num \(keyCount), flags \(flags), magic \(hex(magic)))" }
+}
