@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import Foundation
+import PcacheFormat
+
+extension PcacheCtl {
+    struct Format: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write an empty pcache cache device: both superblock copies and a zeroed metadata area.",
+            discussion: """
+                DEVICE is a DAX-capable pmem block device of at least 512 MiB, or a regular image file (for \
+                tests). The device is refused when it is too small, not DAX-capable, in use (mounted, held by \
+                another device, or open exclusively), or when it carries a pcache superblock or another known \
+                signature (filesystem, partition table, RAID, LVM, bcache, swap, LUKS; blkid -p is asked too) \
+                unless --force is given. Everything before segment 0 (the 64 backing records included) and the \
+                last 128 KiB of the device are zeroed, so no stale record or foreign signature survives; the \
+                superblock is written last and made durable with fsync.
+
+                Exit status: 0 formatted, 64 usage, 65 the device carries data and --force was not given, \
+                69 no such device, too small or not DAX-capable, 74 I/O error, 75 in use, 77 permission denied.
+
+                EXAMPLES:
+                  pcachectl format /dev/pmem0
+                  pcachectl format --force --label fast0 /dev/pmem0
+                  pcachectl format --json cache.img
+                """)
+
+        @OptionGroup var output: OutputOptions
+
+        @Flag(help: "Format even over a pcache superblock or another signature.")
+        var force = false
+
+        @Option(help: "A label stored in the superblock (at most 31 bytes of printable text).")
+        var label = ""
+
+        @Argument(help: "A pmem block device such as /dev/pmem0, or an image file.")
+        var device: String
+
+        func validate() throws {
+            guard label.utf8.count <= 31, !label.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                throw ValidationError("--label must be at most 31 bytes of printable text")
+            }
+        }
+
+        func run() throws {
+            try runVerb("format") {
+                try output.render(try DeviceFormat(path: device, force: force, label: label).run())
+            }
+        }
+    }
+}
+
+/// What `format` made.
+struct FormatReport: Report {
+    var device: String
+    var uuid: String
+    var label: String
+    var formatVersion: UInt16
+    var deviceSizeBytes: UInt64
+    var segments: UInt32
+    var segmentSizeBytes: UInt64
+    var usableBytes: UInt64
+    var formatTime: UInt64
+    /// Signatures overwritten because of --force.
+    var overwritten: [String]
+
+    var text: String {
+        var f = Fields()
+        f.add("device", device)
+        f.add("uuid", uuid)
+        f.add("label", label.isEmpty ? "(none)" : label)
+        f.add("format version", formatVersion)
+        f.add("device size", "\(deviceSizeBytes) bytes (\(formatBytes(deviceSizeBytes)))")
+        f.add("segments", "\(segments) x \(formatBytes(segmentSizeBytes))")
+        f.add("usable cache", "\(usableBytes) bytes (\(formatBytes(usableBytes)))")
+        if !overwritten.isEmpty { f.add("overwrote", overwritten.joined(separator: "; ")) }
+        return "formatted \(device)\n" + f.text
+    }
+}
+
+/// The checks and the write behind `pcachectl format`.
+struct DeviceFormat {
+    var path: String
+    var force: Bool
+    var label: String
+
+    func run() throws -> FormatReport {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            let e = errno
+            throw CommandFailure(ExitStatus(errno: e), "cannot open \(path): \(String(cString: strerror(e)))")
+        }
+        let kind = st.st_mode & S_IFMT
+        guard kind == S_IFBLK || kind == S_IFREG else {
+            throw CommandFailure(.unavailable, "\(path) is neither a block device nor a regular image file")
+        }
+        let block = kind == S_IFBLK ? BlockDevice(rdev: UInt64(st.st_rdev)) : nil
+        // Size first: it needs no privileges and is the most common mistake.
+        let size = try FileImage(path: path).size
+        guard size >= Layout.deviceSizeMin else {
+            throw CommandFailure(.unavailable, "\(path) is too small: \(size) bytes (\(formatBytes(size))), "
+                                 + "a cache device needs at least \(formatBytes(Layout.deviceSizeMin))")
+        }
+        if let block {
+            guard block.isDAX else {
+                throw CommandFailure(.unavailable, "\(path) is not DAX-capable (\(block.daxAttribute) is not 1); "
+                                     + "use an fsdax pmem namespace")
+            }
+            let users = block.users
+            guard users.isEmpty else {
+                throw CommandFailure(.busy, "\(path) is in use: \(users.joined(separator: ", "))")
+            }
+        }
+        let image: FileImage
+        do {
+            image = try FileImage(path: path, writable: true, exclusive: block != nil)
+        } catch let e as ImageIOError where e.errno == EBUSY {
+            throw CommandFailure(.busy, "\(path) is in use: it is open exclusively (by a filesystem, a device "
+                                 + "mapper target, or a registered pcache cache device)")
+        }
+        var found: [String] = []
+        let existing = try Checker(verifyData: false).inspect(image)
+        if let sb = existing.superblock {
+            found.append("a pcache superblock (uuid \(sb.uuidString)"
+                         + (sb.label.isEmpty ? ")" : ", label \(sb.label))"))
+        } else if existing.superblockCopies.contains(where: { if case .damaged(.badMagic) = $0 { false } else { true } }) {
+            found.append("a damaged pcache superblock")
+        }
+        found += try ForeignSignature.detect(in: image).map { "a \($0.name) signature (\($0.detail) at byte \($0.offset))" }
+        found += blkidTypes(path).map { "a \($0) signature (reported by blkid -p)" }
+        if !found.isEmpty && !force {
+            throw CommandFailure(.dataError, "\(path) carries \(found.joined(separator: " and ")); "
+                                 + "refusing to overwrite it without --force")
+        }
+        let sb = try Formatter(label: label).format(image)
+        // Read back what was written, through a fresh descriptor.
+        let check = try Checker(verifyData: false).inspect(try FileImage(path: path))
+        guard check.superblock == sb, check.isClean else {
+            throw CommandFailure(.ioError, "\(path): the superblock read back does not match what was written")
+        }
+        return FormatReport(device: path, uuid: sb.uuidString, label: sb.label, formatVersion: sb.version,
+                            deviceSizeBytes: size, segments: sb.segmentCount, segmentSizeBytes: UInt64(sb.segmentSize),
+                            usableBytes: sb.usableBytes, formatTime: sb.formatTime, overwritten: force ? found : [])
+    }
+
+    /// TYPE/PTTYPE that `blkid -p` finds (low-level probe, no cache); empty when blkid is missing.
+    func blkidTypes(_ path: String) -> [String] {
+        guard let blkid = ["/usr/sbin/blkid", "/sbin/blkid", "/usr/bin/blkid"].first(where: {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }) else { return [] }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: blkid)
+        p.arguments = ["-p", "-o", "export", path]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        do { try p.run() } catch { return [] }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return [] }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+            let kv = line.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2, kv[0] == "TYPE" || kv[0] == "PTTYPE" else { return nil }
+            return String(kv[1])
+        }
+    }
+}
+
+/// A block device seen through /sys/dev/block/MAJ:MIN (works for partitions too).
+struct BlockDevice {
+    var major: UInt64
+    var minor: UInt64
+
+    init(rdev: UInt64) {
+        major = ((rdev >> 8) & 0xFFF) | ((rdev >> 32) & ~0xFFF)
+        minor = (rdev & 0xFF) | ((rdev >> 12) & ~0xFF)
+    }
+
+    var sysfs: String { "/sys/dev/block/\(major):\(minor)" }
+
+    /// queue/dax of the disk (a partition's is in its parent directory).
+    var daxAttribute: String {
+        FileManager.default.fileExists(atPath: sysfs + "/partition") ? sysfs + "/../queue/dax" : sysfs + "/queue/dax"
+    }
+
+    var isDAX: Bool {
+        (try? String(contentsOfFile: daxAttribute, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+    }
+
+    /// "held by dm-0", "mounted on /mnt": what keeps the device busy.
+    var users: [String] {
+        var out: [String] = []
+        let holders = (try? FileManager.default.contentsOfDirectory(atPath: sysfs + "/holders")) ?? []
+        out += holders.sorted().map { "held by \($0)" }
+        if let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) {
+            for line in mounts.split(separator: "\n") {
+                let f = line.split(separator: " ")
+                if f.count > 4, f[2] == "\(major):\(minor)" { out.append("mounted on \(f[4])") }
+            }
+        }
+        return out
+    }
+}
