@@ -35,6 +35,7 @@ let package = Package(
             "PcacheFormat", "PcacheSysfs", "PcacheLifecycle",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "pcache-corrupt", dependencies: ["PcacheFormat", "CPcacheFormat"], path: "Tests/reliability/pcache-corrupt"),
         .testTarget(name: "PcacheFormatTests", dependencies: ["PcacheFormat", "CPcacheFormat"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PcacheSysfsTests", dependencies: ["PcacheSysfs"]),
