@@ -10,6 +10,7 @@
  * under cache_dev->lock.
  */
 #include <linux/capability.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
@@ -17,6 +18,11 @@
 
 #include "pcache_internal.h"
 #include "cache.h"
+
+static bool passthrough;
+module_param(passthrough, bool, 0644);
+MODULE_PARM_DESC(passthrough,
+		 "debug: start backing devices without the cache engine, all I/O goes straight to the backing device (default 0)");
 
 #define PCACHE_CACHE_SEGS_MIN	4
 #define PCACHE_MIB_PER_SEG	(PCACHE_SEG_SIZE >> 20)
@@ -652,9 +658,14 @@ static int backing_dev_start(struct pcache_cache_dev *cache_dev, const char *obj
 	cache_opts.data_crc = flags & PCACHE_BACKING_F_DATA_CRC;
 	cache_opts.gc_percent = le32_to_cpu(backing_dev->info.gc_percent);
 	cache_opts.queues = le32_to_cpu(backing_dev->info.queues);
-	ret = pcache_cache_start(backing_dev, &cache_opts);
-	if (ret)
-		goto restore_record;
+	if (passthrough && new_cache) {
+		/* nothing to replay: the chain stays empty, I/O bypasses it */
+		backing_dev->cache = NULL;
+	} else {
+		ret = pcache_cache_start(backing_dev, &cache_opts);
+		if (ret)
+			goto restore_record;
+	}
 
 	ret = logic_dev_start(backing_dev);
 	if (ret)
@@ -668,6 +679,7 @@ static int backing_dev_start(struct pcache_cache_dev *cache_dev, const char *obj
 	backing_dev_info(backing_dev, "started %s as /dev/pcache%d: %u segments, %u queues, data_crc %u, %s",
 			 o->path, backing_dev->logic_dev.mapped_id, cache_opts.n_segs,
 			 cache_opts.queues, cache_opts.data_crc,
+			 !backing_dev->cache ? "passthrough" :
 			 new_cache ? "new cache" : "replaying cache");
 	return 0;
 
@@ -675,7 +687,8 @@ stop_logic_dev:
 	logic_dev_stop(backing_dev);
 stop_cache:
 	/* nothing was written through the disk yet; keep what a replay found */
-	pcache_cache_stop(backing_dev, false);
+	if (backing_dev->cache)
+		pcache_cache_stop(backing_dev, false);
 	backing_dev->cache = NULL;
 restore_record:
 	if (new_cache) {
@@ -717,7 +730,7 @@ static int backing_dev_stop(struct pcache_cache_dev *cache_dev, const char *obj,
 	cache_dev->backings[id] = NULL;
 	cache_dev->nr_backings--;
 
-	ret = pcache_cache_stop(backing_dev, true);
+	ret = backing_dev->cache ? pcache_cache_stop(backing_dev, true) : 0;
 	backing_dev->cache = NULL;
 	if (ret) {
 		/* dirty data stays in pmem: record RUNNING, chain claimed for replay */
