@@ -249,9 +249,11 @@ private struct Walk<Image: ImageSource> {
                 b.keyTail = positions(header, kind: .keyTail(backing: id), first: seg, base: Layout.keyTailOffset)
                 b.dirtyTail = positions(header, kind: .dirtyTail(backing: id), first: seg, base: Layout.dirtyTailOffset)
             }
-            for (e, repairable) in entry.gen.problems(region: Region(.segmentGen(segment: seg))) {
-                report(repairable ? .repairable : .fatal, e)
-            }
+            let genRegion = Region(.segmentGen(segment: seg))
+            for (e, repairable) in entry.gen.problems(region: genRegion) { report(repairable ? .repairable : .fatal, e) }
+            // The kernel writes generation 0 into every segment of a new cache and refuses a running
+            // cache whose segment has no valid generation.
+            if entry.gen.isEmpty { report(.fatal, .noValidCopy(region: genRegion, offset: entry.gen.offsets[0])) }
             let infoRegion = Region(.segmentInfo(segment: seg))
             for (e, repairable) in entry.info.problems(region: infoRegion) { report(repairable ? .repairable : .fatal, e) }
             guard let (slot, info) = entry.info.latest else {
@@ -280,7 +282,7 @@ private struct Walk<Image: ImageSource> {
             }
             if i + 1 == record.cacheSegments {
                 if info.hasNext {
-                    report(.repairable, .fieldMismatch(region: infoRegion, field: "flags.has_next", offset: at(\.flags),
+                    report(.fatal, .fieldMismatch(region: infoRegion, field: "flags.has_next", offset: at(\.flags),
                                                        found: 1, expected: 0))
                 }
                 complete = true
@@ -307,10 +309,10 @@ private struct Walk<Image: ImageSource> {
                                                 found: UInt64(pos.cacheSegment), allowed: "0...\(record.cacheSegments - 1)"))
                 return
             }
-            if UInt64(pos.segmentOffset) + UInt64(Layout.ksetHeaderSize) > Layout.segmentDataSize {
+            if pos.segmentOffset % 8 != 0 || UInt64(pos.segmentOffset) + UInt64(Layout.ksetHeaderSize) > Layout.segmentDataSize {
                 report(.fatal, .fieldOutOfRange(region: Region(kind), field: "seg_off", offset: off + 12,
                                                 found: UInt64(pos.segmentOffset),
-                                                allowed: "0...\(Layout.segmentDataSize - UInt64(Layout.ksetHeaderSize))"))
+                                                allowed: "a multiple of 8 in 0...\(Layout.segmentDataSize - UInt64(Layout.ksetHeaderSize))"))
                 return
             }
         }
@@ -345,6 +347,7 @@ private struct Walk<Image: ImageSource> {
         var chainIndex = keyTail.cacheSegment
         var segOff = keyTail.segmentOffset
         var visited: Set<UInt32> = [chainIndex]
+        var dataSegments: Set<UInt32> = []
         s.keySegments = [chainIndex]
         while true {
             if chainIndex == dirtyTail.cacheSegment && segOff == dirtyTail.segmentOffset { s.dirtyTailReached = true }
@@ -375,6 +378,18 @@ private struct Walk<Image: ImageSource> {
                 s.endsClean = false
                 return finish(s, dirtyTail: dirtyTail, id: id, record: record)
             }
+            // What the kernel's kset reader also refuses (it ends replay there): a LAST kset with keys, a
+            // kset without keys, a kset leaving no room for the terminator header after it.
+            let refusal: String? =
+                kset.isLast ? (kset.keys.isEmpty ? nil : "LAST kset with key_num \(kset.keys.count)")
+                : kset.keys.isEmpty ? "kset with key_num 0"
+                : UInt64(segOff) + UInt64(kset.size + Layout.ksetHeaderSize) > Layout.segmentDataSize
+                    ? "kset of \(kset.size) bytes leaves no room for a terminator header" : nil
+            if let refusal {
+                report(.repairable, .logEndsInGarbage(region: region, offset: at, reason: refusal))
+                s.endsClean = false
+                return finish(s, dirtyTail: dirtyTail, id: id, record: record)
+            }
             s.ksetBytes += UInt64(kset.size)
             if kset.header.flags & ~KeySet.knownFlags != 0 {
                 report(.fatal, .fieldOutOfRange(region: region, field: "flags", offset: at + 6, found: UInt64(kset.header.flags),
@@ -383,10 +398,6 @@ private struct Walk<Image: ImageSource> {
             if kset.isLast {
                 s.lastKsets += 1
                 let next = kset.header.nextCacheSegment
-                if !kset.keys.isEmpty {
-                    report(.fatal, .fieldOutOfRange(region: region, field: "key_num", offset: at + 4, found: UInt64(kset.keys.count),
-                                                    allowed: "0 in a LAST kset"))
-                }
                 guard next < record.cacheSegments else {
                     report(.fatal, .fieldOutOfRange(region: region, field: "next_cache_seg", offset: at + 16, found: UInt64(next),
                                                     allowed: "0...\(record.cacheSegments - 1)"))
@@ -395,6 +406,12 @@ private struct Walk<Image: ImageSource> {
                 }
                 guard visited.insert(next).inserted else {
                     report(.fatal, .logLoop(region: region, offset: at + 16, chainIndex: next))
+                    s.endsClean = false
+                    break
+                }
+                if dataSegments.contains(next) {
+                    report(.fatal, .fieldOutOfRange(region: region, field: "next_cache_seg", offset: at + 16, found: UInt64(next),
+                                                    allowed: "a segment that holds no live data"))
                     s.endsClean = false
                     break
                 }
@@ -422,6 +439,12 @@ private struct Walk<Image: ImageSource> {
                                                     allowed: "at most the segment's generation \(gen)"))
                     continue
                 }
+                if visited.contains(key.cacheSegment) {
+                    report(.fatal, .fieldOutOfRange(region: keyRegion, field: "cache_seg", offset: keyAt + 16,
+                                                    found: UInt64(key.cacheSegment), allowed: "a data segment, not a key segment"))
+                    continue
+                }
+                dataSegments.insert(key.cacheSegment)
                 s.liveBytes += UInt64(key.length)
                 if checkData, bad.isEmpty {
                     let dataAt = Layout.dataOffset(segment: segs[Int(key.cacheSegment)], offset: UInt64(key.cacheSegmentOffset))
@@ -443,8 +466,10 @@ private struct Walk<Image: ImageSource> {
         var s = s
         if s.endSegment == dirtyTail.cacheSegment && s.endOffset == dirtyTail.segmentOffset { s.dirtyTailReached = true }
         if !s.dirtyTailReached {
+            // After a clean log end the kernel writes back from key_tail again (harmless); after a damaged
+            // one the ksets between the damage and dirty_tail are lost.
             let off = Layout.segmentOffset(record.firstSegment) + Layout.dirtyTailOffset
-            report(.fatal, .positionNotOnLog(region: Region(.dirtyTail(backing: id)), offset: off,
+            report(s.endsClean ? .repairable : .fatal, .positionNotOnLog(region: Region(.dirtyTail(backing: id)), offset: off,
                                              chainIndex: dirtyTail.cacheSegment, segmentOffset: dirtyTail.segmentOffset))
         }
         return s

@@ -79,6 +79,10 @@ public struct CacheKey: OnMediaStruct {
             out.append(.fieldOutOfRange(region: region, field: "cache_seg", offset: at(\.cache_seg),
                                         found: UInt64(cacheSegment), allowed: "0...\(Int64(cacheSegments) - 1)"))
         }
+        if UInt64(cacheSegmentOffset) % sector != 0 {
+            out.append(.fieldOutOfRange(region: region, field: "cache_seg_off", offset: at(\.cache_seg_off),
+                                        found: UInt64(cacheSegmentOffset), allowed: "a multiple of 512"))
+        }
         if UInt64(cacheSegmentOffset) + UInt64(length) > Layout.segmentDataSize {
             out.append(.fieldOutOfRange(region: region, field: "cache_seg_off", offset: at(\.cache_seg_off),
                                         found: UInt64(cacheSegmentOffset),

@@ -10,6 +10,16 @@ public final class SparseImage: ImageSink {
 
     public init(size: UInt64) { self.size = size }
 
+    /// A copy of `other` cut (or extended with zeros) to `size` bytes.
+    public init(copying other: SparseImage, size: UInt64) {
+        self.size = size
+        let ps = UInt64(Self.pageSize)
+        for (index, page) in other.pages where index * ps < size {
+            let keep = Int(min(ps, size - index * ps))
+            pages[index] = keep == Self.pageSize ? page : Array(page[..<keep]) + [UInt8](repeating: 0, count: Self.pageSize - keep)
+        }
+    }
+
     public func withBytes<T>(at offset: UInt64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
         let start = min(offset, size)
         let end = min(start + UInt64(max(count, 0)), size)
