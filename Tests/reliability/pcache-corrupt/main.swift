@@ -7,6 +7,9 @@
 //   pcache-corrupt write CASE DEVICE [--backing-path P] [--backing-sectors N]
 //                                               a valid cache with dirty data, then CASE's damage
 //   pcache-corrupt verify DEVICE                the cached extents read back from DEVICE (/dev/pcacheN)
+//   pcache-corrupt serve DEVICE [--backing-path P] [--backing-sectors N]
+//                                               reads "write CASE" / "verify DEV" lines on stdin and
+//                                               answers one line each (one process for a whole suite)
 //   pcache-corrupt selfcheck [--random N]       every case (and N random ones) on in-memory images
 //                                               through the Checker: each must be reported
 //
@@ -722,6 +725,38 @@ func main() -> Int32 {
             print("verify: \(good) of \(Base.extents) extents intact" +
                   (bad.isEmpty ? "" : "; differ at " + bad.prefix(8).map(String.init).joined(separator: ",")))
             return bad.isEmpty ? 0 : 1
+        case "serve":
+            guard args.count == 2, let sectors = sectorsArg.flatMap({ UInt64($0) }) else {
+                throw Usage("serve DEVICE --backing-sectors N")
+            }
+            // The device is opened per request: the kernel changes it through DAX in between, and the
+            // last close drops the block device's page cache, so nothing stale is read back.
+            let device = args[1]
+            func say(_ line: String) {
+                let l = line + "\n"
+                _ = l.withCString { Glibc.write(1, $0, strlen($0)) }
+            }
+            while let line = readLine() {
+                let words = line.split(separator: " ").map(String.init)
+                do {
+                    switch words.first {
+                    case "write" where words.count == 2:
+                        let c = try findCase(words[1])
+                        let image = try FileImage(path: device, writable: true)
+                        let b = try write(c, to: image, backingPath: backingPath, backingSectors: sectors)
+                        say("ok \(c.name) \(c.expect.rawValue) chain=\(b.segments.map(String.init).joined(separator: ","))")
+                    case "verify" where words.count == 2:
+                        let (good, bad) = try verify(path: words[1])
+                        say((bad.isEmpty ? "ok" : "bad") + " verify: \(good) of \(Base.extents) extents intact" +
+                            (bad.isEmpty ? "" : "; differ at " + bad.prefix(8).map(String.init).joined(separator: ",")))
+                    default:
+                        say("error unknown request '\(line)'")
+                    }
+                } catch {
+                    say("error \(error)")
+                }
+            }
+            return 0
         case "selfcheck":
             return try selfcheck(randoms: randoms, firstSeed: firstSeed)
         default:
