@@ -18,7 +18,7 @@ PCACHECTL := .build/release/pcachectl
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all help deps module tool test test-swift test-kernel demo install clean fuzz check vm-prepare bench
+.PHONY: all help deps module tool test test-swift test-kernel demo install clean fuzz check vm-prepare bench soak reliability-tools
 
 all: module tool
 
@@ -32,6 +32,7 @@ help:
 	@echo "make install  module, depmod, pcachectl, udev rule, man page on this host"
 	@echo "make fuzz     Tests/fuzz/run.sh"
 	@echo "make bench    benchmarks in one VM: pmem, disk, dm-writecache, bcache, pcache"
+	@echo "make soak     long reliability runs (Tests/soak/run.sh; SOAK_ARGS=\"-n MULT -c CUTS\")"
 	@echo "make clean    remove build outputs, VM cache and results"
 	@echo "One kernel suite: Tests/vm/vm.sh run-suite Tests/kernel/001-module.sh"
 
@@ -51,14 +52,14 @@ tool:
 vm-prepare:
 	@Tests/vm/vm.sh prepare
 
-test: deps module tool
+test: deps module tool reliability-tools
 	@Tests/vm/test-all.sh
 
 # The two halves of `make test`, each on its own.
 test-swift:
 	@Tests/vm/test-all.sh --swift-only
 
-test-kernel: module tool
+test-kernel: module tool reliability-tools
 	@Tests/vm/vm.sh run-all
 
 demo: deps module tool
@@ -93,3 +94,12 @@ clean:
 # dm-writecache / bcache / pcache side by side; regenerates Docs/benchmarks.md.
 bench: deps module tool
 	@Tests/bench/bench.sh
+
+# Reliability (Tests/reliability, Tests/soak): the damaged-image generator the
+# corrupted-media suites run, and the long versions of the reliability suites
+# (not part of `make test`); SOAK_ARGS="-n 10 -c 200" by default.
+reliability-tools:
+	$(SWIFT) build -c release --product pcache-corrupt
+
+soak: deps module tool reliability-tools
+	@Tests/soak/run.sh $(SOAK_ARGS)

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# `make soak`: the long versions of the reliability suites, then a tally.
+#
+#   Tests/soak/run.sh [-n MULT] [-c CUTS] [SUITE...]
+#
+#   -n MULT   loop multiplier handed to the suites (default 10): the guest
+#             suites read pcache_soak=MULT from the kernel command line,
+#             host suites PCACHE_SOAK=MULT. 060 then runs every corrupted
+#             image plus 10*MULT random ones, 061 repeats its table MULT
+#             times and its concurrent phase for 15*MULT s, 062 keeps the
+#             disk flakey MULT times longer, 063 runs MULT times the races.
+#   -c CUTS   power cuts for the engine's 035-powercut.host.sh (default 200;
+#             PCACHE_POWERCUTS).
+#   SUITE     suite files to run instead of the default list.
+#
+# Suite timeouts are scaled by MULT (each suite is run from a copy whose
+# TIMEOUT= line is raised). Results go to results/soak/<suite>/; the tally
+# sums the counters the suites wrote (tally.txt, "TALLY name n" lines) and
+# every pass/fail.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+mult=10 cuts=200
+while getopts "n:c:" o; do
+	case $o in
+	n) mult=$OPTARG ;;
+	c) cuts=$OPTARG ;;
+	*) sed -n '4,20p' "$0"; exit 64 ;;
+	esac
+done
+shift $((OPTIND - 1))
+suites=("$@")
+if ((${#suites[@]} == 0)); then
+	suites=(Tests/kernel/060-corrupt-media.host.sh Tests/kernel/060-corrupt-media.sh
+		Tests/kernel/061-hostile-sysfs.sh Tests/kernel/062-faults.sh Tests/kernel/063-concurrency.sh)
+	[[ -e Tests/kernel/035-powercut.host.sh ]] && suites+=(Tests/kernel/035-powercut.host.sh)
+fi
+
+export RESULTS_ROOT=$repo/results/soak
+export VM_APPEND="pcache_soak=$mult"
+export PCACHE_SOAK=$mult PCACHE_POWERCUTS=$cuts
+export RUN_ALL_TIMEOUT=$((86400 * 7))
+mkdir -p "$RESULTS_ROOT"
+tmp=$(mktemp -d /tmp/pcache-soak.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+t0=$(date +%s)
+pass=0 fail=0 skip=0
+failed=()
+for s in "${suites[@]}"; do
+	[[ -r "$s" ]] || { echo "soak: no such suite $s"; fail=$((fail + 1)); continue; }
+	copy=$tmp/$(basename "$s")
+	t=$(sed -n 's/^TIMEOUT=\([0-9]\+\).*/\1/p' "$s" | tail -n 1)
+	sed "s/^TIMEOUT=[0-9]\+/TIMEOUT=$((${t:-600} * mult))/" "$s" >"$copy"
+	echo "==== soak: $(basename "$s") (x$mult)"
+	out=$(Tests/vm/vm.sh run-suite "$copy" 2>&1 | tee /dev/stderr)
+	p=$(grep -c '^PASS ' <<<"$out")
+	f=$(grep -c '^FAIL ' <<<"$out")
+	k=$(grep -c '^SKIP ' <<<"$out")
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + k))
+	((f == 0)) || failed+=("$(basename "$s" .sh)")
+	grep -h '^TALLY ' "$RESULTS_ROOT/$(basename "$s" .sh)"/*.out 2>/dev/null | cut -d' ' -f2- >>"$tmp/tally"
+	cat "$RESULTS_ROOT/$(basename "$s" .sh)/tally.txt" >>"$tmp/tally" 2>/dev/null
+	if [[ $(basename "$s") == 035-powercut.host.sh ]]; then
+		grep -ho 'acknowledged block writes checked: [0-9]* over [0-9]* power cuts' \
+			"$RESULTS_ROOT/035-powercut.host"/*.out 2>/dev/null |
+			awk '{ print "acked_writes_checked", $5; print "power_cuts", $7 }' >>"$tmp/tally"
+	fi
+done
+
+echo
+echo "==== soak tally (x$mult, $(($(date +%s) - t0)) s)"
+if [[ -s "$tmp/tally" ]]; then
+	awk '{ n[$1] += $2 } END { for (k in n) printf "  %-32s %d\n", k, n[k] }' "$tmp/tally" | sort
+fi
+echo "  data lost or crash: see the FAIL lines above (${#failed[@]} suites with failures${failed:+: ${failed[*]}})"
+echo "$pass passed, $fail failed, $skip skipped"
+((fail == 0))
