@@ -104,6 +104,7 @@ do_register() {
 	fi
 	[[ -d $BUS/devices/cache_dev0 ]] || { NOTE+="; cache_dev0 did not appear"; return 1; }
 	run cat $BUS/devices/cache_dev0/info
+	NOTE+=" ($(grep -E '^(seg_used|backing_devs):' $BUS/devices/cache_dev0/info | tr '\n' ' ' | sed 's/ $//'))"
 }
 
 # do_start [SIZE_MB]: start $BACKING, sets DEV.
@@ -143,7 +144,7 @@ do_write() {
 	local t0 t1
 	t0=$(date +%s.%N)
 	run cp -r "$REPO/Sources" $MNT/sources || { NOTE="copying files failed"; return 1; }
-	run dd if=/dev/urandom of=$MNT/random.bin bs=1M count=48 status=none || { NOTE="dd failed"; return 1; }
+	run dd if=/dev/urandom of=$MNT/random.bin bs=1M count=32 status=none || { NOTE="dd failed"; return 1; }
 	for i in $(seq 1 100); do
 		head -c $((i * 997)) /dev/urandom >$MNT/small.$i || return 1
 	done
@@ -166,13 +167,16 @@ do_verify() {
 }
 
 do_status() {
+	local b=$BUS/devices/cache_dev0/backing_dev0
 	if ctl_has status; then
 		run "$PCACHECTL" status || { NOTE="pcachectl status failed"; return 1; }
 		NOTE="pcachectl status"
 	else
 		NOTE="pcachectl has no 'status' verb: showing sysfs"
 	fi
-	local b=$BUS/devices/cache_dev0/backing_dev0
+	if [[ -r $b/stats ]]; then
+		NOTE+=" ($(awk '$1 == "hits" || $1 == "misses" || $1 == "dirty_bytes" { printf "%s%s %s", sep, $1, $2; sep = ", " }' $b/stats))"
+	fi
 	echo "\$ sysfs: cache_dev0/info and backing_dev0/{cache_segs,cache_used_segs,stats}"
 	sed 's/^/    /' $BUS/devices/cache_dev0/info
 	for f in cache_segs cache_used_segs; do
@@ -229,6 +233,7 @@ if [[ ${DEMO_PHASE:-first} == first ]]; then
 	stage "restart: start" "restart: register" -- do_start
 	stage "restart: mount" "restart: start" -- do_remount
 	stage "restart: verify files" "restart: mount" "write files" -- do_verify
+	stage "restart: status" "restart: start" -- do_status
 	stage "restart: stop" "restart: start" -- do_stop
 else
 	# The first boot's manifest, read through the host root (read-only).

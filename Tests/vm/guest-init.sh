@@ -24,6 +24,8 @@ mount -t tmpfs tmpfs /tmp 2>/dev/null
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config 2>/dev/null
 hostname pcache-vm 2>/dev/null
+# Loopback up: some runtimes (Foundation's CFSocket) want it even offline.
+ip link set lo up 2>/dev/null
 
 # Drivers every job needs: virtio disks and the NVDIMM stack (nfit finds the
 # emulated NVDIMM, nd_pmem turns its namespace into /dev/pmem0; libnvdimm
