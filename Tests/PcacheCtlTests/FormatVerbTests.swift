@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import PcacheFormat
+import Testing
+
+/// `pcachectl format`, `check` and `dump` on image files in a temporary directory.
+@Suite("format, check and dump verbs") struct FormatVerbTests {
+    let dir: URL
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("pcache-fmt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    /// A sparse image file of `mib` MiB.
+    func image(_ name: String, mib: UInt64 = 600) throws -> String {
+        let url = dir.appendingPathComponent(name)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        let h = try FileHandle(forWritingTo: url)
+        try h.truncate(atOffset: mib << 20)
+        try h.close()
+        return url.path
+    }
+
+    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        try Tool.run(args, root: nil)
+    }
+
+    func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    func poke(_ path: String, at offset: UInt64, _ bytes: [UInt8]) throws {
+        let h = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try h.seek(toOffset: offset)
+        try h.write(contentsOf: Data(bytes))
+        try h.close()
+    }
+
+    @Test("format writes a superblock and prints what it made, as text and JSON")
+    func format() throws {
+        let path = try image("a.img")
+        let r = try run(["format", "--label", "fast0", path])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("segments:") && r.out.contains("37 x 16 MiB") && r.out.contains("fast0"))
+        let sb = try Superblock(decoding: try FileImage(path: path).read(at: 4096, count: 128))
+        #expect(r.out.contains(sb.uuidString))
+        let j = try run(["format", "--force", "--json", path])
+        #expect(j.status == 0, "\(j.err)")
+        let doc = try json(j.out)
+        #expect(doc["schema_version"] as? Int == 1)
+        #expect(doc["segments"] as? Int == 37)
+        #expect(doc["usable_bytes"] as? Int == 37 * Int(Layout.segmentDataSize))
+        #expect((doc["uuid"] as? String)?.count == 36)
+        #expect((doc["overwritten"] as? [String])?.first?.contains("pcache superblock") == true)
+    }
+
+    @Test("format refuses a pcache device without --force (65), with a message naming it")
+    func refusesPcache() throws {
+        let path = try image("b.img")
+        #expect(try run(["format", path]).status == 0)
+        let r = try run(["format", path])
+        #expect(r.status == 65)
+        #expect(r.err.hasPrefix("pcachectl: format: ") && r.err.contains("carries a pcache superblock") && r.err.contains("--force"))
+    }
+
+    @Test("format refuses foreign signatures without --force (65)",
+          arguments: [("xfs", UInt64(0), Array("XFSB".utf8)), ("ext2/3/4", 1080, [0x53, 0xEF]),
+                      ("gpt", 512, Array("EFI PART".utf8)), ("bcache", 4120, [0xC6, 0x85, 0x73, 0xF6, 0x4E, 0x1A, 0x45, 0xCA,
+                                                                               0x82, 0x65, 0xF5, 0x7F, 0x48, 0xBA, 0x6D, 0x81])])
+    func refusesForeign(name: String, offset: UInt64, magic: [UInt8]) throws {
+        let path = try image("c.img")
+        try poke(path, at: offset, magic)
+        let r = try run(["format", path])
+        #expect(r.status == 65, "\(r.err)")
+        #expect(r.err.contains(name), "\(r.err)")
+        #expect(try run(["format", "--force", path]).status == 0)
+        #expect(try run(["check", path]).status == 0, "a forced format leaves a clean device")
+    }
+
+    @Test("format refuses a real ext4 filesystem made by mkfs.ext4")
+    func refusesExt4() throws {
+        let mkfs = try #require(["/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"].first { FileManager.default.isExecutableFile(atPath: $0) },
+                                "mkfs.ext4 is not installed")
+        let path = try image("fs.img")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: mkfs)
+        p.arguments = ["-q", "-F", path]
+        try p.run()
+        p.waitUntilExit()
+        try #require(p.terminationStatus == 0)
+        let r = try run(["format", path])
+        #expect(r.status == 65 && r.err.contains("ext"), "\(r.err)")
+    }
+
+    @Test("format refuses images under 512 MiB (69) and missing paths (69), bad labels are usage errors (64)")
+    func refusals() throws {
+        let small = try image("small.img", mib: 511)
+        let r = try run(["format", small])
+        #expect(r.status == 69 && r.err.contains("too small"), "\(r.err)")
+        let missing = try run(["format", dir.appendingPathComponent("nope").path])
+        #expect(missing.status == 69 && missing.err.contains("No such file"))
+        #expect(try run(["format", "--label", String(repeating: "x", count: 32), try image("l.img")]).status == 64)
+        #expect(try run(["format"]).status == 64)
+    }
+
+    @Test("check exits 0 when clean, 2 for repairable and 65 for fatal damage, one problem per line")
+    func checkStatuses() throws {
+        let path = try image("d.img")
+        #expect(try run(["format", path]).status == 0)
+        let clean = try run(["check", path])
+        #expect(clean.status == 0 && clean.out.contains("clean"))
+        try poke(path, at: 4096 + 40, [0xFF])
+        let rep = try run(["check", path])
+        #expect(rep.status == 2, "\(rep.out)")
+        let lines = rep.out.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("repairable: superblock copy 0 at offset 4096: crc mismatch") == true, "\(rep.out)")
+        try poke(path, at: 8192 + 40, [0xFF])
+        let fatal = try run(["check", "--json", path])
+        #expect(fatal.status == 65)
+        let doc = try json(fatal.out)
+        #expect(doc["schema_version"] as? Int == 1)
+        #expect((doc["summary"] as? [String: Any])?["status"] as? String == "fatal")
+        let problems = try #require(doc["problems"] as? [[String: Any]])
+        #expect(problems.contains { $0["code"] as? String == "no_valid_copy" && $0["severity"] as? String == "fatal" })
+        #expect(problems.contains { $0["code"] as? String == "crc_mismatch" && $0["offset"] as? Int == 8192 })
+        #expect(problems.allSatisfy { $0["stored"] == nil && $0["message"] is String && $0["region"] is String })
+    }
+
+    @Test("check and dump of a zeroed file report no superblock (65)")
+    func zeroed() throws {
+        let path = try image("z.img")
+        let c = try run(["check", path])
+        #expect(c.status == 65 && c.out.contains("no pcache superblock"), "\(c.out)")
+        #expect(try run(["dump", path]).status == 65)
+    }
+
+    @Test("dump shows the superblock copies, the backing record and its log; JSON keeps numbers as numbers")
+    func dump() throws {
+        let path = try image("e.img")
+        #expect(try run(["format", "--label", "dumpme", path]).status == 0)
+        let file = try FileImage(path: path, writable: true)
+        var writer = try CacheWriter(image: file)
+        var log = try writer.startCache(id: 2, path: "/dev/vdb", deviceSectors: 1 << 21, cacheSegments: 3)
+        for i in 0..<10 {
+            let data = [UInt8](repeating: UInt8(i), count: 4096)
+            _ = try data.withUnsafeBytes { try log.cache($0, at: UInt64(i) << 12) }
+        }
+        try log.flush()
+        try file.sync()
+        let t = try run(["dump", path])
+        #expect(t.status == 0, "\(t.err)")
+        for needle in ["copy 0 @4096: valid", "copy 1 @8192: valid", "label:", "dumpme", "backing 2: running /dev/vdb",
+                       "chain (3 segments): 0-2", "log: 1 kset(s), 10 key(s) (10 dirty", "key_tail: 0:0", "problems: clean"] {
+            #expect(t.out.contains(needle), "dump lacks \"\(needle)\":\n\(t.out)")
+        }
+        let j = try run(["dump", "--json", path])
+        let doc = try json(j.out)
+        #expect(doc["schema_version"] as? Int == 1)
+        let sb = try #require(doc["superblock"] as? [String: Any])
+        #expect(sb["seg_num"] as? Int == 37 && sb["label"] as? String == "dumpme")
+        let backing = try #require((doc["backings"] as? [[String: Any]])?.first)
+        #expect(backing["id"] as? Int == 2 && backing["state"] as? String == "running" && backing["cache_segs"] as? Int == 3)
+        #expect(((backing["log"] as? [String: Any])?["keys"]) as? Int == 10)
+        #expect((backing["chain"] as? [[String: Any]])?.map { $0["segment"] as? Int } == [0, 1, 2])
+        #expect(((backing["copies"] as? [[String: Any]])?.first?["seq"]) as? Int == 1)
+        let c = try run(["check", "--json", path])
+        #expect(c.status == 0)
+        #expect(try json(c.out)["keys"] as? Int == 10)
+    }
+}
