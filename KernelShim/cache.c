@@ -240,7 +240,6 @@ static int cache_alloc_mem(struct pcache_cache *cache, u32 queues)
 	cache->subtrees = kvcalloc(cache->n_subtrees, sizeof(*cache->subtrees), GFP_KERNEL);
 	cache->n_ksets = queues;
 	cache->ksets = kcalloc(queues, sizeof(*cache->ksets), GFP_KERNEL);
-	cache->n_heads = queues;
 	cache->heads = kcalloc(queues, sizeof(*cache->heads), GFP_KERNEL);
 	cache->wb_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
 	cache->gc_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
@@ -326,6 +325,13 @@ int pcache_cache_start(struct pcache_backing_dev *backing_dev,
 	}
 	/* the key log may use the last free segments, data may not */
 	cache->data_reserve = cache->n_segs >= 16 ? 2 : 1;
+	/*
+	 * A data head keeps a partly filled segment; a writer only waits after
+	 * its own head let go of a full one. Fewer heads than queues on small
+	 * caches, so the heads can never hold all the space GC could give.
+	 */
+	cache->n_heads = clamp_t(u32, (cache->n_segs - 1 - cache->data_reserve) / 2, 1,
+				 opts->queues);
 
 	if (opts->new_cache) {
 		for (i = 0; i < cache->n_segs; i++)

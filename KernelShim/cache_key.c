@@ -304,7 +304,9 @@ void cache_kset_flush_fn(struct work_struct *work)
 					       flush_work);
 
 	if (cache_kset_persist(kset)) {
-		cache_space_kick(kset->cache);
+		/* key log full: GC runs (free_segs is 0, above any gc_percent) */
+		cache_writeback_kick(kset->cache);
+		cache_gc_kick(kset->cache);
 		queue_delayed_work(kset->cache->wq, &kset->flush_work, HZ / 10);
 	}
 }

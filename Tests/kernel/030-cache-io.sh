@@ -90,6 +90,9 @@ fio_run() {
 		fail "fio $* failed"
 	}
 	grep -qi "verify.*bad\|crc32c.*mismatch" <<<"$out" && { echo "$out" | tail -n 30; fail "fio reported bad data"; }
+	grep -E "^ *(READ|WRITE):" <<<"$out"
+	tr '\n' ' ' <$CD0/backing_dev0/stats
+	echo
 	return 0
 }
 

@@ -30,13 +30,13 @@ teardown() {
 	cache_teardown
 }
 
-# make_tree DIR SEED: ~90 MiB in 150 files of 1 KiB .. 2 MiB in nested dirs
+# make_tree DIR SEED: ~75 MiB in 150 files of 1 KiB .. 1 MiB in nested dirs
 make_tree() {
 	local dir=$1 i sz
 	RANDOM=$2
 	for i in $(seq 150); do
 		mkdir -p "$dir/d$((i % 7))/e$((i % 3))"
-		sz=$(( (RANDOM % 2048 + 1) * 1024 ))
+		sz=$(( (RANDOM % 1024 + 1) * 1024 ))
 		head -c $sz /dev/urandom >"$dir/d$((i % 7))/e$((i % 3))/f$i" || return 1
 	done
 	# a few overwrites in place and appends

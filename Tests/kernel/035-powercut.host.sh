@@ -12,7 +12,7 @@
 # at a random moment. The last boot checks, stops the cache cleanly and
 # checks the backing disk alone.
 
-TIMEOUT=1500
+TIMEOUT=1800
 CUTS=${PCACHE_POWERCUTS:-10}
 
 # guest_script BOOT FIRST_SEQ
@@ -24,6 +24,7 @@ guest_script() {
 		$( (($1 == 0)) && echo cache_format)
 		expect_write_ok \$BUS/cache_dev_register "path=\$PMEM"
 		pc=\$(backing_start "\$BACKING" "cache_size=64,queues=2")
+		[[ -b "\$pc" ]] || { console_mark CHECK-FAILED backing-start; exit 1; }
 		dmesg | grep 'pcache:' | tail -n 5 >/dev/console
 		python3 "\$TESTS_DIR/cache_ackcheck.py" \$pc $ACKS >\$RESULTS/check.txt || { cat \$RESULTS/check.txt >/dev/console; console_mark CHECK-FAILED; exit 1; }
 		tail -n 1 \$RESULTS/check.txt >/dev/console
@@ -38,6 +39,54 @@ guest_script() {
 			--offset=256m --size=256m --iodepth=4 --time_based --runtime=600 >/dev/null 2>&1 &
 		python3 "\$TESTS_DIR/cache_ackwriter.py" \$pc $2 4096 $((RANDOM))
 	EOS
+}
+
+# data_crc at replay: a dirty block (its writeback held back by a suspended
+# dm-linear backing device) is corrupted in the NVDIMM file while the VM is
+# down; replay must report it, reads of it must fail with EIO, and the clean
+# stop must not write it to the backing disk.
+test_replay_catches_flipped_data() {
+	local media=$SUITE_RESULTS/media-crc token=CRCREPLAY-$RANDOM$RANDOM- off con
+	vm_files "$media" 1024 256 64 || fail "cannot create VM media"
+	vm_start writer "$media" "
+		. \"\$TESTS_DIR/cache_common.bash\"
+		load_module
+		cache_register
+		dmsetup create pcwb --table \"0 \$(blockdev --getsz \$BACKING) linear \$BACKING 0\" || exit 1
+		pc=\$(backing_start /dev/mapper/pcwb cache_size=64,data_crc=1)
+		dmsetup suspend pcwb || exit 1
+		python3 -c 'import sys; t=sys.argv[1]; sys.stdout.write((t*(4096//len(t)+1))[:4096])' $token |
+			dd of=\$pc bs=4096 seek=2048 oflag=direct,sync status=none || exit 1
+		console_mark written
+		sleep 600" || fail "writer VM did not boot"
+	vm_wait_for writer '^=== MARK written' 300 || fail "writer never wrote its block"
+	vm_kill writer
+	off=$(grep -obUaF -m1 "$token" "$media/pmem.img" | head -n 1 | cut -d: -f1)
+	[[ -n "$off" ]] || fail "the dirty block is not in the NVDIMM file"
+	python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(int(sys.argv[2])+1000); b=f.read(1); f.seek(-1,1); f.write(bytes([b[0]^0x5a]))" \
+		"$media/pmem.img" "$off" || fail "cannot flip the byte"
+	vm_run reader "$media" "
+		. \"\$TESTS_DIR/cache_common.bash\"
+		load_module
+		expect_write_ok \$BUS/cache_dev_register \"path=\$PMEM\"
+		dmsetup create pcwb --table \"0 \$(blockdev --getsz \$BACKING) linear \$BACKING 0\" || exit 1
+		kmsg_mark
+		pc=\$(backing_start /dev/mapper/pcwb '')
+		expect_kmsg 'replay: data_crc mismatch at backing offset 8388608 .*reads of it fail'
+		dd if=\$pc bs=4096 skip=2048 count=1 iflag=direct status=none >/dev/null 2>\$RESULTS/dd.err && fail 'the corrupted block was read without error'
+		grep -q 'Input/output error' \$RESULTS/dd.err || fail \"not EIO: \$(cat \$RESULTS/dd.err)\"
+		backing_stop 0
+		expect_kmsg 'data_crc mismatch at backing offset 8388608 .*not written back'
+		dd if=\$BACKING bs=4096 skip=2048 count=1 iflag=direct status=none | grep -q CRCREPLAY && fail 'the corrupted block reached the backing disk'
+		echo reader-ok" 400
+	con=$(vm_results reader)
+	grep -q reader-ok "$con/script.out" || {
+		tail -n 5 "$con/script.out"
+		grep -a 'pcache' "$con/dmesg.log" | tail -n 8
+		fail "replay did not catch the flipped byte as expected"
+	}
+	grep -a 'data_crc' "$con/dmesg.log"
+	rm -rf "$media"
 }
 
 # Appends the valid ACK lines of a console log to $ACKS as "<block> <seq>".
