@@ -4,9 +4,8 @@
 
 Writes one 4 KiB block made of TOKEN repeated to PCACHE_DEV at OFFSET
 (O_DIRECT), then at once (before the engine's 1 s kset flush and writeback)
-checks that the block sits in PMEM at PMEM_OFFSET and flips one byte of it
-there. PMEM_OFFSET "search" scans PMEM for the token instead (slow; by then
-writeback may have run). Prints the pmem offset of the flipped byte.
+checks that the block sits in PMEM in the 16 MiB from PMEM_OFFSET (else
+anywhere in PMEM) and flips one byte of it there. Prints the pmem offset of the flipped byte.
 Exit 2 if the block is not found in pmem."""
 import mmap
 import os
@@ -21,22 +20,31 @@ os.pwritev(fd, [buf], off)
 os.close(fd)
 
 pfd = os.open(pmem, os.O_RDWR | os.O_DIRECT)
+size = os.lseek(pfd, 0, os.SEEK_END)
+chunk = mmap.mmap(-1, 1 << 20)
+
+
+def search(start, end):
+    pos = start
+    while pos < end:
+        n = os.preadv(pfd, [chunk], pos)
+        if n <= 0:
+            break
+        i = chunk.find(block[:512])
+        while i >= 0:
+            if i % 512 == 0:
+                return pos + i
+            i = chunk.find(block[:512], i + 1)
+        pos += n
+    return -1
+
+
 found = -1
 if pmem_off != "search":
-    p = int(pmem_off)
-    os.preadv(pfd, [buf], p)
-    if buf[:] == block:
-        found = p
+    # the data segment the first writes of a new cache go to
+    found = search(int(pmem_off), min(size, int(pmem_off) + (16 << 20)))
 if found < 0:
-    chunk = mmap.mmap(-1, 1 << 20)
-    size = os.lseek(pfd, 0, os.SEEK_END)
-    pos = 0
-    while pos < size and found < 0:
-        n = os.preadv(pfd, [chunk], pos)
-        i = chunk.find(block[:512])
-        if i >= 0 and i % 512 == 0:
-            found = pos + i
-        pos += n
+    found = search(0, size)
 if found < 0:
     sys.exit(2)
 flip = found + 1000
