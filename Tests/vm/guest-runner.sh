@@ -21,25 +21,6 @@
 # Results: $RESULTS/results.txt, one line per test:
 # STATUS<TAB>test<TAB>seconds<TAB>reason.
 
-suite_file=$1
-suite=$(basename "$suite_file" .sh)
-RESULTS=${RESULTS:-/results}
-results_txt=$RESULTS/results.txt
-: >"$results_txt"
-
-# shellcheck source=../kernel/lib.sh
-. "$TESTS_DIR/lib.sh"
-
-lib_guest_prepare >"$RESULTS/prepare.log" 2>&1 ||
-	echo "=== WARNING: standard devices missing: $(tr '\n' ' ' <"$RESULTS/prepare.log")"
-
-# shellcheck disable=SC1090
-. "$suite_file"
-
-# Test functions in file order: definitions at the start of a line.
-mapfile -t tests < <(grep -oE '^(function[[:space:]]+)?(test|selftest)_[A-Za-z0-9_]+[[:space:]]*\(\)' "$suite_file" |
-	sed -E 's/^(function[[:space:]]+)?//; s/[[:space:]]*\(\)$//' | awk '!seen[$0]++')
-
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 oneline() { tr '\n\t' '  ' | sed 's/[[:space:]]*$//' | cut -c1-300; }
@@ -93,64 +74,90 @@ verdict() {
 	fi
 }
 
-echo "=== SUITE START $suite (${#tests[@]} tests)"
-suite_t0=$(now)
+# The whole run is one function: bash parses it completely before running it,
+# so an edit of this file on the host during a run cannot derail the guest.
+main() {
+	suite_file=$1
+	suite=$(basename "$suite_file" .sh)
+	RESULTS=${RESULTS:-/results}
+	results_txt=$RESULTS/results.txt
+	: >"$results_txt"
 
-blocked= blocked_status=
-if declare -F requires >/dev/null; then
-	run_step requires requires
-	if [[ $STEP_RC != 0 ]]; then
-		blocked_status=SKIP
-		blocked="requirement not met: ${STEP_REASON:-$(tail -n 1 "$RESULTS/requires.out" | oneline)}"
-	fi
-fi
-if [[ -z "$blocked" ]] && declare -F setup >/dev/null; then
-	run_step setup setup
-	verdict setup
-	if [[ $VERDICT == FAIL ]]; then
-		record FAIL setup "$STEP_SECS" "$VERDICT_REASON"
-		blocked_status=FAIL blocked="not run: setup failed"
-	elif [[ $VERDICT == SKIP ]]; then
-		blocked_status=SKIP blocked=$VERDICT_REASON
-	fi
-fi
+	# shellcheck source=../kernel/lib.sh
+	. "$TESTS_DIR/lib.sh"
 
-for t in "${tests[@]}"; do
-	if ! declare -F "$t" >/dev/null; then
-		continue
-	fi
-	echo "=== RUN $t"
-	if [[ -n "$blocked" ]]; then
-		record "$blocked_status" "$t" 0 "$blocked"
-		continue
-	fi
-	run_step "$t" "$t"
-	verdict "$t"
-	if [[ $t == selftest_* ]]; then
-		expect_var="SELFTEST_EXPECT_${t#selftest_}"
-		expect=${!expect_var:-}
-		if [[ $VERDICT != FAIL ]]; then
-			record FAIL "$t" "$STEP_SECS" "harness self-test NOT caught: the runner judged it $VERDICT"
-		elif [[ -n "$expect" ]] && ! grep -Eq -- "$expect" <<<"$VERDICT_REASON"; then
-			record FAIL "$t" "$STEP_SECS" "harness self-test failed for the wrong reason: '$VERDICT_REASON' (expected /$expect/)"
-		else
-			record XFAIL "$t" "$STEP_SECS" "$VERDICT_REASON"
+	lib_guest_prepare >"$RESULTS/prepare.log" 2>&1 ||
+		echo "=== WARNING: standard devices missing: $(tr '\n' ' ' <"$RESULTS/prepare.log")"
+
+	# shellcheck disable=SC1090
+	. "$suite_file"
+
+	# Test functions in file order: definitions at the start of a line.
+	mapfile -t tests < <(grep -oE '^(function[[:space:]]+)?(test|selftest)_[A-Za-z0-9_]+[[:space:]]*\(\)' "$suite_file" |
+		sed -E 's/^(function[[:space:]]+)?//; s/[[:space:]]*\(\)$//' | awk '!seen[$0]++')
+
+	echo "=== SUITE START $suite (${#tests[@]} tests)"
+	suite_t0=$(now)
+
+	blocked= blocked_status=
+	if declare -F requires >/dev/null; then
+		run_step requires requires
+		if [[ $STEP_RC != 0 ]]; then
+			blocked_status=SKIP
+			blocked="requirement not met: ${STEP_REASON:-$(tail -n 1 "$RESULTS/requires.out" | oneline)}"
 		fi
-		continue
 	fi
-	record "$VERDICT" "$t" "$STEP_SECS" "$VERDICT_REASON"
-	if [[ $VERDICT == FAIL ]]; then
-		[[ -s "$RESULTS/$t.kmsg" ]] && sed 's/^/    kernel: /' "$RESULTS/$t.kmsg" | head -n 20
-		tail -n 20 "$RESULTS/$t.out" | sed 's/^/    | /'
+	if [[ -z "$blocked" ]] && declare -F setup >/dev/null; then
+		run_step setup setup
+		verdict setup
+		if [[ $VERDICT == FAIL ]]; then
+			record FAIL setup "$STEP_SECS" "$VERDICT_REASON"
+			blocked_status=FAIL blocked="not run: setup failed"
+		elif [[ $VERDICT == SKIP ]]; then
+			blocked_status=SKIP blocked=$VERDICT_REASON
+		fi
 	fi
-done
 
-if [[ -z "$blocked" || $blocked_status == FAIL ]] && declare -F teardown >/dev/null; then
-	run_step teardown teardown
-	verdict teardown
-	[[ $VERDICT == FAIL ]] && record FAIL teardown "$STEP_SECS" "$VERDICT_REASON"
-fi
+	for _gr_t in "${tests[@]}"; do
+		if ! declare -F "$_gr_t" >/dev/null; then
+			continue
+		fi
+		echo "=== RUN $_gr_t"
+		if [[ -n "$blocked" ]]; then
+			record "$blocked_status" "$_gr_t" 0 "$blocked"
+			continue
+		fi
+		run_step "$_gr_t" "$_gr_t"
+		verdict "$_gr_t"
+		if [[ $_gr_t == selftest_* ]]; then
+			expect_var="SELFTEST_EXPECT_${_gr_t#selftest_}"
+			expect=${!expect_var:-}
+			if [[ $VERDICT != FAIL ]]; then
+				record FAIL "$_gr_t" "$STEP_SECS" "harness self-test NOT caught: the runner judged it $VERDICT"
+			elif [[ -n "$expect" ]] && ! grep -Eq -- "$expect" <<<"$VERDICT_REASON"; then
+				record FAIL "$_gr_t" "$STEP_SECS" "harness self-test failed for the wrong reason: '$VERDICT_REASON' (expected /$expect/)"
+			else
+				record XFAIL "$_gr_t" "$STEP_SECS" "$VERDICT_REASON"
+			fi
+			continue
+		fi
+		record "$VERDICT" "$_gr_t" "$STEP_SECS" "$VERDICT_REASON"
+		if [[ $VERDICT == FAIL ]]; then
+			[[ -s "$RESULTS/$_gr_t.kmsg" ]] && sed 's/^/    kernel: /' "$RESULTS/$_gr_t.kmsg" | head -n 20
+			tail -n 20 "$RESULTS/$_gr_t.out" | sed 's/^/    | /'
+		fi
+	done
 
-dmesg >"$RESULTS/dmesg.log" 2>&1
-sync
-echo "=== SUITE END $suite ($(elapsed "$suite_t0")s)"
+	if [[ -z "$blocked" || $blocked_status == FAIL ]] && declare -F teardown >/dev/null; then
+		run_step teardown teardown
+		verdict teardown
+		[[ $VERDICT == FAIL ]] && record FAIL teardown "$STEP_SECS" "$VERDICT_REASON"
+	fi
+
+	dmesg >"$RESULTS/dmesg.log" 2>&1
+	sync
+	echo "=== SUITE END $suite ($(elapsed "$suite_t0")s)"
+}
+
+main "$@"
+exit $?

@@ -21,8 +21,9 @@
 # vm_wait_for, vm_kill, vm_wait and vm_run (see "Host-side API" below).
 #
 # Environment knobs: KVER, PCACHE_KO, PCACHECTL, VM_SMP (2), VM_MEM (2G),
-# VM_TCG_THREAD (multi|single), VM_BOOT_TIMEOUT (180 s), SUITE_TIMEOUT (600 s,
-# a suite may set TIMEOUT=<s> on a line of its own), RUN_ALL_TIMEOUT (2100 s),
+# VM_TCG_THREAD (multi|single), VM_BOOT_TIMEOUT (300 s), SUITE_TIMEOUT (600 s,
+# a suite may set TIMEOUT=<s> on a line of its own), VM_TIMEOUT_SCALE (1,
+# multiplies suite timeouts on a slow host), RUN_ALL_TIMEOUT (2100 s),
 # VM_KEEP_IMAGES=1 keeps per-suite images after a passing run, VERBOSE=1
 # streams the guest console to the terminal.
 
@@ -34,7 +35,7 @@ RESULTS_ROOT=${RESULTS_ROOT:-$REPO/results}
 VM_SMP=${VM_SMP:-2}
 VM_MEM=${VM_MEM:-2G}
 VM_TCG_THREAD=${VM_TCG_THREAD:-multi}
-VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-180}
+VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-300}
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
 RUN_ALL_TIMEOUT=${RUN_ALL_TIMEOUT:-2100}
 VM_PMEM_MB=${VM_PMEM_MB:-1024}
@@ -176,6 +177,10 @@ vm_boot() {
 		fi
 		while :; do
 			if grep -q '^=== PCACHE-VM STAGE2' "$console" 2>/dev/null; then
+				# An oops before the job started (a boot-time race) means the
+				# kernel is not trustworthy: boot again rather than run on it.
+				bad=$(sed '/^=== PCACHE-VM STAGE2/q' "$console" | tr -d '\r' | grep -E -- "$VM_BAD_KMSG" | head -n 3)
+				[[ -z "$bad" ]] || break
 				now=$(date +%s.%N)
 				VM_BOOT_SECS[$name]=$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.1f", b - a }')
 				VM_RETRIED[$name]=$((attempt - 1))
@@ -398,10 +403,12 @@ vm_run() {
 
 # ---------------------------------------------------------------- suites
 
+# The suite's TIMEOUT=<s> line (or SUITE_TIMEOUT), times VM_TIMEOUT_SCALE
+# (default 1; raise it on a slow or crowded host).
 vm_suite_timeout() {
 	local t
 	t=$(sed -n 's/^TIMEOUT=\([0-9]\+\)[[:space:]]*\(#.*\)\?$/\1/p' "$1" | tail -n 1)
-	echo "${t:-$SUITE_TIMEOUT}"
+	awk -v t="${t:-$SUITE_TIMEOUT}" -v k="${VM_TIMEOUT_SCALE:-1}" 'BEGIN { printf "%d\n", t * k }'
 }
 
 # Prints the per-test lines from a results.txt, with reasons and the
@@ -674,6 +681,9 @@ vm_main() {
 	esac
 }
 
+# Run as a command: the whole if-block is parsed before it runs and exits
+# inside it, so editing this file during a run cannot derail the run.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
 	vm_main "$@"
+	exit $?
 fi
