@@ -266,7 +266,8 @@ extension FormatError: CustomStringConvertible {
         case .unknownRoCompatFeatures(_, let b):
             return "unknown read-only-compatible features \(hex32(b)): refusing to write"
         case .geometryMismatch(let f, _, let v, let e):
-            return "\(f) is \(v), expected \(e)"
+            return f == "dev_size" ? "dev_size is \(v) but the device has \(e) bytes (the module refuses it unless registered with force=1)"
+                : "\(f) is \(v), expected \(e)"
         case .segmentCountOutOfRange(_, let f, let fits):
             return "seg_num \(f) out of range: the device fits 1...\(fits) segments"
         case .fieldOutOfRange(_, let f, _, let v, let a):

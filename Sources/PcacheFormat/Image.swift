@@ -138,6 +138,10 @@ public final class FileImage: ImageSink {
                 throw ImageIOError(path: path, operation: "stat", errno: e)
             }
             size = UInt64(end)
+            // The block device's page cache may hold pages from before the kernel module last wrote
+            // through its DAX mapping: drop them so reads see the media. (Written pages were synced.)
+            _ = fsync(fd)
+            _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
         } else if (st.st_mode & S_IFMT) == S_IFREG {
             size = UInt64(st.st_size)
         } else {
@@ -206,5 +210,6 @@ public final class FileImage: ImageSink {
 
     public func sync() throws {
         guard fsync(fd) == 0 else { throw ImageIOError(path: path, operation: "sync", errno: errno) }
+        if isBlockDevice { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) }
     }
 }

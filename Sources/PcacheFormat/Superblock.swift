@@ -97,13 +97,13 @@ public struct Superblock: ChecksummedStruct {
     }
 
     /// Checks that this tool can use the superblock on a device of `deviceSize` bytes: version, feature
-    /// bits, fixed geometry, and that seg_num segments fit on the device.
+    /// bits, fixed geometry, that seg_num segments fit on the device and that dev_size is its size.
     /// - Parameters:
     ///   - deviceSize: bytes of the device or image now.
     ///   - forWriting: also refuse unknown read-only-compatible features.
     ///   - offset: where the copy lies, for error messages.
     /// - Throws: `FormatError.unsupportedVersion`, `.unknownIncompatFeatures`, `.unknownRoCompatFeatures`,
-    ///   `.geometryMismatch`, `.segmentCountOutOfRange`.
+    ///   `.geometryMismatch` (seg_size, backing_max, segments_off, dev_size), `.segmentCountOutOfRange`.
     public func validate(deviceSize: UInt64, forWriting: Bool = false, offset: UInt64 = Layout.superblockOffset) throws {
         func at<V>(_ field: KeyPath<pcache_sb_onmedia, V>) -> UInt64 {
             offset + UInt64(MemoryLayout<pcache_sb_onmedia>.offset(of: field)!)
@@ -132,6 +132,12 @@ public struct Superblock: ChecksummedStruct {
         let fits = Layout.segmentCount(deviceSize: deviceSize)
         guard segmentCount >= 1, segmentCount <= fits else {
             throw FormatError.segmentCountOutOfRange(offset: at(\.seg_num), found: segmentCount, fits: fits)
+        }
+        // The kernel refuses a device whose size changed since it was formatted (unless registered
+        // with force=1): the superblock would describe another device.
+        guard self.deviceSize == deviceSize else {
+            throw FormatError.geometryMismatch(field: "dev_size", offset: at(\.dev_size), found: self.deviceSize,
+                                               expected: deviceSize)
         }
         guard flags & ~Self.knownFlags == 0 else {
             throw FormatError.fieldOutOfRange(region: Region(.superblock), field: "flags", offset: at(\.flags),

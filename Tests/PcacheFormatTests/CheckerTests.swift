@@ -74,6 +74,9 @@ let corruptions: [Corruption] = [
     Corruption(name: "superblock copies differ", code: "copies_differ", severity: .repairable, recovered: true) { i, _ in
         try i.resealSuperblock(copy: 1) { $0.labelBytes = Array("other".utf8) }
     },
+    Corruption(name: "dev_size of another device", code: "geometry_mismatch", severity: .fatal) { i, _ in
+        for c in 0..<2 { try i.resealSuperblock(copy: c) { $0.deviceSize += 1 << 20 } }
+    },
     // ids and counts out of range
     Corruption(name: "seg_num beyond the device", code: "segment_count_out_of_range", severity: .fatal) { i, _ in
         for c in 0..<2 { try i.resealSuperblock(copy: c) { $0.segmentCount = 32 } }
