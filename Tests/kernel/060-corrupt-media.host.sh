@@ -11,12 +11,19 @@
 
 REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 
+# The newest release build (make reliability-tools), else the newest debug one.
 corrupt_bin() {
 	local f best=
-	for f in "$REPO"/.build*/release/pcache-corrupt "$REPO"/.build*/debug/pcache-corrupt; do
+	for f in "$REPO"/.build*/release/pcache-corrupt; do
 		[[ -x "$f" ]] || continue
 		[[ -z "$best" || "$f" -nt "$best" ]] && best=$f
 	done
+	if [[ -z "$best" ]]; then
+		for f in "$REPO"/.build*/debug/pcache-corrupt; do
+			[[ -x "$f" ]] || continue
+			[[ -z "$best" || "$f" -nt "$best" ]] && best=$f
+		done
+	fi
 	echo "$best"
 }
 

@@ -28,7 +28,11 @@ rel_tool() {
 	local name=$1 f best=
 	case "$name" in
 	pcache-corrupt)
-		for f in "$(dirname "$PCACHECTL")/$name" "$REPO"/.build*/release/"$name" "$REPO"/.build*/debug/"$name"; do
+		for f in "$(dirname "$PCACHECTL")/$name" "$REPO"/.build*/release/"$name"; do
+			[[ -x "$f" ]] || continue
+			[[ -z "$best" || "$f" -nt "$best" ]] && best=$f
+		done
+		[[ -n "$best" ]] || for f in "$REPO"/.build*/debug/"$name"; do
 			[[ -x "$f" ]] || continue
 			[[ -z "$best" || "$f" -nt "$best" ]] && best=$f
 		done
