@@ -1,6 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cache.c - start, replay, stop and counters of the cache engine.
+ *
+ * Where the engine differs from the original design, and why:
+ *  - Writers that find the cache full sleep in queue_rq until GC frees a
+ *    segment (the tag set is blocking) instead of -EBUSY + a defer list.
+ *  - Data heads: min(queues, (segments - 1 - reserve) / 2), one per hardware
+ *    queue on large caches; on small caches fewer, so that heads holding
+ *    half-filled segments can never starve a waiting writer. One or two
+ *    segments stay reserved for the key log (data may not take them), so a
+ *    kset can always be persisted while writers wait.
+ *  - Read fills: no EMPTY placeholder key; a fill is inserted only if its
+ *    range still has no index entry and no stale entry was erased from the
+ *    4 MiB subtree since the miss (a per-subtree erase sequence), which is
+ *    exactly the case where no newer write can have come and gone.
+ *  - Writeback batches up to 8 ksets per backing flush (one flush per kset in
+ *    the original); a key overlapping an earlier key of the batch waits for
+ *    the batch so far, so overlapping writes still land in log order, and
+ *    dirty_tail moves only after the flush.
+ *  - data_crc is also checked on read hits (the original only documents
+ *    it). A mismatch at replay does not refuse the start: a dirty key stays
+ *    indexed as BAD (reads of it fail with EIO, writeback skips it), a clean
+ *    or written-back one is dropped (the backing device has the data). A
+ *    mismatch at writeback skips the key with a log line; it is never
+ *    written back as good data.
+ *  - A clean stop (writeback_all) returns -EIO only after writeback made no
+ *    progress for 30 s while failing; it logs "writeback N MiB left" every
+ *    second meanwhile.
  */
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -477,7 +503,8 @@ ssize_t pcache_cache_stats_show(struct pcache_cache *cache, char *buf)
 			  "fills %lld\ndirty_keys %lld\ndirty_bytes %lld\n"
 			  "writeback_bytes %lld\nwriteback_seg %u\nwriteback_off %u\n"
 			  "key_tail_seg %u\nkey_tail_off %u\nkey_head_seg %u\nkey_head_off %u\n"
-			  "used_segs %u\nfree_segs %u\ngc_runs %lld\nsegs_freed %lld\n"
+			  "used_segs %u\nfree_segs %u\nspace_waits %lld\n"
+			  "gc_runs %lld\nsegs_freed %lld\n"
 			  "data_crc_errors %lld\nwriteback_errors %lld\n",
 			  atomic64_read(&cache->hits), atomic64_read(&cache->misses),
 			  atomic64_read(&cache->hit_bytes), atomic64_read(&cache->miss_bytes),
@@ -485,6 +512,7 @@ ssize_t pcache_cache_stats_show(struct pcache_cache *cache, char *buf)
 			  atomic64_read(&cache->dirty_bytes), atomic64_read(&cache->writeback_bytes),
 			  dt.seg, dt.off, kt.seg, kt.off, head.seg, head.off,
 			  cache_used_segs(cache), READ_ONCE(cache->free_segs),
+			  atomic64_read(&cache->space_waits),
 			  atomic64_read(&cache->gc_runs), atomic64_read(&cache->segs_freed),
 			  atomic64_read(&cache->data_crc_errors),
 			  atomic64_read(&cache->writeback_errors));

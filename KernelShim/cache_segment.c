@@ -235,8 +235,10 @@ u32 cache_data_alloc(struct pcache_cache *cache, u32 head_idx, u32 want, bool ma
 			return 0;
 		/* Cache full: wait for GC, waking every second (no hung task). */
 		atomic_inc(&cache->space_waiters);
-		if (!kicked)
+		if (!kicked) {
+			atomic64_inc(&cache->space_waits);
 			cache_space_kick(cache);
+		}
 		kicked = true;
 		if (!wait_event_timeout(cache->space_wq,
 					READ_ONCE(cache->free_segs) > reserve ||

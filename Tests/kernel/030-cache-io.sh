@@ -100,6 +100,7 @@ test_fio_randwrite_mixed_sizes() {
 	fio_run --rw=randwrite --bsrange=512-1m --size=256m --iodepth=8 --randrepeat=0
 	(($(backing_stat 0 segs_freed) > 0)) || fail "256 MiB through a 64 MiB cache freed no segment"
 	(($(backing_stat 0 gc_runs) > 0)) || fail "no GC run"
+	(($(backing_stat 0 space_waits) > 0)) || fail "no writer ever waited for space with a working set of 4x the cache"
 }
 
 test_fio_seqwrite_1m() {

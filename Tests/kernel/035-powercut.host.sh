@@ -52,7 +52,7 @@ test_replay_catches_flipped_data() {
 		. \"\$TESTS_DIR/cache_common.bash\"
 		load_module
 		cache_register
-		dmsetup create pcwb --table \"0 \$(blockdev --getsz \$BACKING) linear \$BACKING 0\" || exit 1
+		dmsetup create --noudevsync pcwb --table \"0 \$(blockdev --getsz \$BACKING) linear \$BACKING 0\" && dmsetup mknodes pcwb || exit 1
 		pc=\$(backing_start /dev/mapper/pcwb cache_size=64,data_crc=1)
 		dmsetup suspend pcwb || exit 1
 		python3 -c 'import sys; t=sys.argv[1]; sys.stdout.write((t*(4096//len(t)+1))[:4096])' $token |
@@ -69,7 +69,7 @@ test_replay_catches_flipped_data() {
 		. \"\$TESTS_DIR/cache_common.bash\"
 		load_module
 		expect_write_ok \$BUS/cache_dev_register \"path=\$PMEM\"
-		dmsetup create pcwb --table \"0 \$(blockdev --getsz \$BACKING) linear \$BACKING 0\" || exit 1
+		dmsetup create --noudevsync pcwb --table \"0 \$(blockdev --getsz \$BACKING) linear \$BACKING 0\" && dmsetup mknodes pcwb || exit 1
 		kmsg_mark
 		pc=\$(backing_start /dev/mapper/pcwb '')
 		expect_kmsg 'replay: data_crc mismatch at backing offset 8388608 .*reads of it fail'
