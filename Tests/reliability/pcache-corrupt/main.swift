@@ -508,7 +508,7 @@ func allCases() -> [Case] {
     add("last-to-data", .refuse, "LAST kset points at the data segment", check: .damaged) { i, b in
         try mutate(KeySet.Header.self, i, at: ksetOffset(b, b.lasts[0])) { $0.nextCacheSegment = b.dataSegment }
     }
-    add("last-with-keys", .refuse, "LAST kset with key_num 3") { i, b in
+    add("last-with-keys", .refuse, "LAST kset with key_num 3", check: .damaged) { i, b in
         let off = ksetOffset(b, b.lasts[0])
         try mutate(KeySet.Header.self, i, at: off, reseal: false) { $0.keyCount = 3 }
         try resealKset(i, at: off, keyNum: 3)
