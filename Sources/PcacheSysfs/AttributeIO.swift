@@ -63,7 +63,8 @@ extension SysfsTree {
         let watch = KernelLogWatch(path: kernelLogPath)
         let failure: Errno?
         do {
-            let fd = try FileDescriptor.open(path, .writeOnly)
+            // O_TRUNC as a shell redirection does: harmless on sysfs, and a fake tree reads back exactly the value.
+            let fd = try FileDescriptor.open(path, .writeOnly, options: [.truncate])
             defer { try? fd.close() }
             let bytes = Array(value.utf8)
             let written = try bytes.withUnsafeBytes { try fd.write($0) }

@@ -83,7 +83,9 @@ extension PcacheCtl {
                 } else {
                     for s in steps { print("\(s.object): \(s.outcome.rawValue.replacingUnderscore()): \(s.detail)") }
                 }
-                if let failed = steps.first(where: { $0.outcome == .failed }) {
+                let failures = steps.filter { $0.outcome == .failed }
+                if let failed = failures.first {
+                    printError("pcachectl: apply: \(failures.count) of \(steps.count) entries failed; first: \(failed.object): \(failed.detail)")
                     throw ExitCode(exitStatus(forErrorCode: failed.error))
                 }
             }

@@ -46,7 +46,7 @@ extension PcacheCtl {
                 catchInterrupts()
                 let started = monotonic()
                 var dirty = startDirty
-                let bar = stderrIsTerminal && !output.json
+                let bar = stderrIsTerminal && !output.json && startDirty > 0
                 while dirty > 0 {
                     if interruptRequested != 0 {
                         if bar { printError("") }
