@@ -25,8 +25,10 @@ extension SysfsTree {
             return String(decoding: bytes, as: UTF8.self)
         } catch let errno as Errno {
             try requireModule()
-            throw SysfsError(code: SysfsError.code(for: errno), path: path, errno: errno,
-                             message: "cannot read \(objectName(of: path))")
+            let code = SysfsError.code(for: errno)
+            // The ABI makes every attribute 0400: say so rather than leave a bare EACCES.
+            let hint = code == .permissionDenied ? " (pcache attributes are readable by root only)" : ""
+            throw SysfsError(code: code, path: path, errno: errno, message: "cannot read \(objectName(of: path))\(hint)")
         }
     }
 
