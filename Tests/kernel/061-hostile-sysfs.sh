@@ -436,7 +436,7 @@ test_concurrent_writers() {
 	done
 	expect_write_ok $BD0/cache_gc_percent 70
 	dd if=/dev/urandom of=/tmp/conc.data bs=64k count=4 status=none
-	dd if=/tmp/conc.data of=/dev/pcache0 bs=64k oflag=direct status=none || fail "write to /dev/pcache0 failed afterwards"
+	dd if=/tmp/conc.data of=/dev/pcache0 bs=64k conv=nocreat,notrunc oflag=direct status=none || fail "write to /dev/pcache0 failed afterwards"
 	cmp <(dd if=/dev/pcache0 bs=64k count=4 iflag=direct status=none) /tmp/conc.data ||
 		fail "/dev/pcache0 reads back different data after the concurrent phase"
 }

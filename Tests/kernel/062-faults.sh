@@ -104,7 +104,7 @@ test_writeback_errors_keep_dirty_data() {
 	e0=$(stat_of writeback_errors)
 	[[ -n $e0 ]] || fail "stats has no writeback_errors line: $(tr '\n' ' ' <$CD0/backing_dev0/stats)"
 	dm_switch error
-	dd if=/tmp/f062.a of=/dev/pcache0 bs=1M seek=0 oflag=direct status=none ||
+	dd if=/tmp/f062.a of=/dev/pcache0 bs=1M seek=0 conv=nocreat,notrunc oflag=direct status=none ||
 		fail "a write to /dev/pcache0 failed while only the backing disk fails (the cache should take it)"
 	sync
 	# Writeback runs in the background: give it time to hit the errors.
@@ -147,7 +147,7 @@ test_flakey_bursts_lose_nothing() {
 	# 1 s up, 1 s down: writes and reads fail half of the time.
 	dm_switch flakey 1 1
 	for ((i = 0; i < secs; i++)); do
-		dd if=/tmp/f062.c of=/dev/pcache0 bs=1M seek=$((64 + (i % 4) * 8)) oflag=direct status=none ||
+		dd if=/tmp/f062.c of=/dev/pcache0 bs=1M seek=$((64 + (i % 4) * 8)) conv=nocreat,notrunc oflag=direct status=none ||
 			fail "write $i to /dev/pcache0 failed during flakey bursts"
 	done
 	sleep 3
@@ -165,7 +165,7 @@ test_flakey_bursts_lose_nothing() {
 test_stop_with_failing_disk_is_bounded() {
 	local t0 r secs
 	dm_switch error
-	dd if=/tmp/f062.b of=/dev/pcache0 bs=1M seek=200 oflag=direct status=none ||
+	dd if=/tmp/f062.b of=/dev/pcache0 bs=1M seek=200 conv=nocreat,notrunc oflag=direct status=none ||
 		fail "write to /dev/pcache0 failed"
 	t0=$(date +%s)
 	r=$(rel_write $ADM "op=backing-stop,backing_id=0" 150)
@@ -190,7 +190,7 @@ test_stop_with_failing_disk_is_bounded() {
 test_restart_while_failing_keeps_data() {
 	local r
 	dm_switch error
-	dd if=/tmp/f062.a of=/dev/pcache0 bs=1M seek=300 oflag=direct status=none || fail "write failed"
+	dd if=/tmp/f062.a of=/dev/pcache0 bs=1M seek=300 conv=nocreat,notrunc oflag=direct status=none || fail "write failed"
 	r=$(rel_write $ADM "op=backing-stop,backing_id=0" 150)
 	[[ $r != TIMEOUT ]] || fail "backing-stop hung"
 	if [[ ! -b /dev/pcache0 ]]; then

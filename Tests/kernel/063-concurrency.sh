@@ -72,7 +72,7 @@ test_unload_refused_while_busy() {
 	rmmod pcache 2>/dev/null && fail "rmmod succeeded with a registered cache and a started backing device"
 	exec 3<>/dev/pcache0
 	rmmod pcache 2>/dev/null && fail "rmmod succeeded with /dev/pcache0 open"
-	dd if=/dev/urandom of=/dev/pcache0 bs=64k count=64 oflag=direct status=none &
+	dd if=/dev/urandom of=/dev/pcache0 bs=64k count=64 conv=nocreat,notrunc oflag=direct status=none &
 	local io=$!
 	rmmod pcache 2>/dev/null && fail "rmmod succeeded during I/O"
 	wait $io || fail "I/O failed while rmmod was attempted"
@@ -149,13 +149,15 @@ test_lifecycle_races_with_io_and_readers() {
 		done
 	) &
 	pids+=($!)
+	find /dev -maxdepth 1 -name "pcache*" -type f -delete # stray regular files, never device nodes
 	for ((i = 0; i < cycles; i++)); do
 		register
 		start "$BACKING" cache_size=64
 		start "$BACKING2" cache_size=64 1
-		dd if=/dev/urandom of=/dev/pcache1 bs=64k count=32 oflag=direct status=none &
+		dd if=/dev/urandom of=/dev/pcache1 bs=64k count=32 conv=nocreat,notrunc oflag=direct status=none &
 		local io=$!
-		# stop while the writer may hold it open: EBUSY or OK, nothing else.
+		# stop while the writer may hold it open: EBUSY or OK, nothing else
+		# (conv=nocreat: a writer that comes too late must not create a file).
 		r=$(pcache-rawwrite $ADM "op=backing-stop,backing_id=1")
 		[[ $r == OK || $r == EBUSY ]] || fail "cycle $i: backing-stop during I/O: $r"
 		[[ $r == EBUSY ]] && stops_busy=$((stops_busy + 1))

@@ -64,7 +64,7 @@ guest_script() {
 				pcache-rawwrite $CD0/adm "op=backing-start,path=$BACKING2" >/dev/null
 			fi
 			seq=$((seq + 1)) blk=$((i % 64))
-			printf 'seq %s' $seq | dd of=/dev/pcache0 bs=4096 seek=$blk conv=sync oflag=direct,dsync status=none &&
+			printf 'seq %s' $seq | dd of=/dev/pcache0 bs=4096 seek=$blk conv=sync,nocreat,notrunc oflag=direct,dsync status=none &&
 				say "ACK $blk:$seq"
 		done
 	EOS
