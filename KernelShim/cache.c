@@ -503,6 +503,7 @@ ssize_t pcache_cache_stats_show(struct pcache_cache *cache, char *buf)
 			  "fills %lld\ndirty_keys %lld\ndirty_bytes %lld\n"
 			  "writeback_bytes %lld\nwriteback_seg %u\nwriteback_off %u\n"
 			  "key_tail_seg %u\nkey_tail_off %u\nkey_head_seg %u\nkey_head_off %u\n"
+			  "key_segs_chained %lld\n"
 			  "used_segs %u\nfree_segs %u\nspace_waits %lld\n"
 			  "gc_runs %lld\nsegs_freed %lld\n"
 			  "data_crc_errors %lld\nwriteback_errors %lld\n",
@@ -511,6 +512,7 @@ ssize_t pcache_cache_stats_show(struct pcache_cache *cache, char *buf)
 			  atomic64_read(&cache->fills), atomic64_read(&cache->dirty_keys),
 			  atomic64_read(&cache->dirty_bytes), atomic64_read(&cache->writeback_bytes),
 			  dt.seg, dt.off, kt.seg, kt.off, head.seg, head.off,
+			  atomic64_read(&cache->key_segs),
 			  cache_used_segs(cache), READ_ONCE(cache->free_segs),
 			  atomic64_read(&cache->space_waits),
 			  atomic64_read(&cache->gc_runs), atomic64_read(&cache->segs_freed),

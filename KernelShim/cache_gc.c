@@ -50,7 +50,7 @@ void cache_gc_fn(struct work_struct *work)
 	int ret;
 
 	cache_seg_reclaim(cache);
-	while (cache_gc_wanted(cache)) {
+	while (cache_gc_wanted(cache) && !READ_ONCE(cache->stopping)) {
 		spin_lock(&cache->pos_lock);
 		tail = cache->key_tail;
 		dirty = cache->dirty_tail;

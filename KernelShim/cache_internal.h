@@ -170,7 +170,7 @@ struct pcache_cache {
 	atomic64_t		dirty_keys, dirty_bytes;
 	atomic64_t		gc_runs, segs_freed;
 	atomic64_t		data_crc_errors, writeback_errors;
-	atomic64_t		fills, writeback_bytes, space_waits;
+	atomic64_t		fills, writeback_bytes, space_waits, key_segs;
 };
 
 struct cache_wb_range {

@@ -18,10 +18,20 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/sched.h>
+#include <linux/moduleparam.h>
 
 #include "cache_internal.h"
 
 static const struct pcache_kset_onmedia cache_zero_kset;
+
+/*
+ * Testing aid: chain a new key segment once this many bytes of a key
+ * segment hold ksets (0: only when it is full), so that tests reach LAST
+ * ksets and key-segment reclaim without writing gigabytes.
+ */
+static unsigned int key_seg_limit;
+module_param(key_seg_limit, uint, 0644);
+MODULE_PARM_DESC(key_seg_limit, "testing: bytes of ksets per key segment (0 = whole segment)");
 
 struct pcache_key *cache_key_alloc(struct pcache_cache *cache)
 {
@@ -207,9 +217,13 @@ static int cache_log_reserve(struct pcache_cache *cache, u32 size)
 {
 	struct cache_pos *head = &cache->key_head;
 	struct pcache_kset_onmedia last = { };
+	u32 limit = READ_ONCE(key_seg_limit);
 	int seg;
 
-	if (head->off + size + PCACHE_KSET_HDR_SIZE <= PCACHE_SEG_DATA_SIZE)
+	limit = limit ? clamp_t(u32, limit, 2 * PCACHE_KSET_SIZE_MAX, PCACHE_SEG_DATA_SIZE) :
+		PCACHE_SEG_DATA_SIZE;
+
+	if (head->off + size + PCACHE_KSET_HDR_SIZE <= limit)
 		return 0;
 
 	seg = cache_seg_alloc(cache, CACHE_SEG_KEY, 0);
@@ -227,6 +241,7 @@ static int cache_log_reserve(struct pcache_cache *cache, u32 size)
 
 	head->seg = seg;
 	head->off = 0;
+	atomic64_inc(&cache->key_segs);
 	return 0;
 }
 

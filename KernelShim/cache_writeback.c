@@ -175,7 +175,7 @@ void cache_writeback_fn(struct work_struct *work)
 	io.status = BLK_STS_OK;
 	init_completion(&io.done);
 
-	for (;;) {
+	while (!READ_ONCE(cache->stopping)) {
 		spin_lock(&cache->log_lock);
 		head = cache->key_head;
 		spin_unlock(&cache->log_lock);

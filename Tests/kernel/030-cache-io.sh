@@ -112,7 +112,13 @@ test_fio_seqwrite_512() {
 }
 
 test_fio_randrw_mixed() {
+	# small key segments (testing knob): the key log crosses LAST ksets and
+	# GC reclaims key segments while the data is overwritten
+	echo 16384 >/sys/module/pcache/parameters/key_seg_limit || fail "no key_seg_limit parameter"
 	fio_run --rw=randrw --rwmixread=40 --bsrange=4k-256k --size=256m --offset=512m --iodepth=8 --randrepeat=0
+	echo 0 >/sys/module/pcache/parameters/key_seg_limit
+	(($(backing_stat 0 key_segs_chained) > 2)) ||
+		fail "the key log did not move through key segments: $(backing_stat 0 key_segs_chained)"
 }
 
 test_fio_read_verify_after_restart() {

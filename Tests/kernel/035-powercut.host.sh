@@ -9,7 +9,9 @@
 # O_DIRECT+fsync (cache_ackwriter.py prints "ACK <block> <seq> <crc>" on the
 # console only after completion) while fio keeps a working set larger than
 # the 64 MiB cache busy so that writeback and GC run, and QEMU is SIGKILLed
-# at a random moment. The last boot checks, stops the cache cleanly and
+# at a random moment. The module's testing knob key_seg_limit=65536 makes the
+# key log move to a new key segment every 64 KiB of ksets, so replay crosses
+# LAST ksets and GC reclaims key segments between the cuts. The last boot checks, stops the cache cleanly and
 # checks the backing disk alone.
 
 TIMEOUT=1800
@@ -20,7 +22,7 @@ guest_script() {
 	cat <<-EOS
 
 		. "\$TESTS_DIR/cache_common.bash"
-		load_module
+		load_module key_seg_limit=65536
 		$( (($1 == 0)) && echo cache_format)
 		expect_write_ok \$BUS/cache_dev_register "path=\$PMEM"
 		pc=\$(backing_start "\$BACKING" "cache_size=64,queues=2")
@@ -127,7 +129,7 @@ test_acked_writes_survive_power_cuts() {
 			break
 		fi
 		vm_wait_for $name '^ACK ' 300 || fail "$name: no acknowledged write"
-		sleep $((RANDOM % 6 + 2))
+		sleep $((RANDOM % 4 + 1))
 		vm_kill $name
 		n=$(collect_acks "$console")
 		total=$((total + n))
