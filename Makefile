@@ -73,9 +73,16 @@ install: module tool
 	install -D -m 0755 $(PCACHECTL) $(DESTDIR)$(PREFIX)/sbin/pcachectl
 	@for r in udev/*.rules; do \
 		[ -e "$$r" ] || { echo "no udev rule in udev/ yet: skipped"; break; }; \
-		install -D -m 0644 "$$r" $(DESTDIR)/etc/udev/rules.d/$$(basename "$$r"); \
+		install -d $(DESTDIR)/usr/lib/udev/rules.d; \
+		sed 's|@SBINDIR@|$(PREFIX)/sbin|g' "$$r" >$(DESTDIR)/usr/lib/udev/rules.d/$$(basename "$$r"); \
 		echo "installed udev rule $$(basename "$$r")"; \
 	done
+	install -d $(DESTDIR)/usr/lib/systemd/system
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' udev/pcache.service >$(DESTDIR)/usr/lib/systemd/system/pcache.service
+	install -D -m 0644 udev/pcache.conf.example $(DESTDIR)$(PREFIX)/share/doc/pcache/pcache.conf.example
+	install -D -m 0644 Docs/completions/pcachectl.bash $(DESTDIR)/usr/share/bash-completion/completions/pcachectl
+	install -D -m 0644 Docs/completions/pcachectl.zsh $(DESTDIR)/usr/share/zsh/vendor-completions/_pcachectl
+	install -D -m 0644 Docs/completions/pcachectl.fish $(DESTDIR)/usr/share/fish/vendor_completions.d/pcachectl.fish
 	@if [ -e Docs/pcachectl.8 ]; then \
 		install -D -m 0644 Docs/pcachectl.8 $(DESTDIR)$(PREFIX)/share/man/man8/pcachectl.8; \
 		echo "installed pcachectl(8)"; \
