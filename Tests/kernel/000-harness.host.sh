@@ -9,15 +9,13 @@ test_hung_test_is_killed_and_named() {
 	local tmp=$SUITE_RESULTS/hang out
 	mkdir -p "$tmp"
 	cat >"$tmp/900-hang.sh" <<-'EOS'
-		TIMEOUT=30
-		test_quick() { true; }
+		TIMEOUT=45
 		test_sleeps_forever() { sleep 3600; }
 		test_never_reached() { true; }
 	EOS
 	out=$(RESULTS_ROOT=$tmp/results VM_DEADLINE= vm_run_guest_suite "$tmp/900-hang.sh" 2>&1) &&
 		fail "a suite with a hung test passed: $out"
 	echo "$out"
-	grep -q '^PASS 900-hang/test_quick' <<<"$out" || fail "the test before the hang was not reported passed"
 	grep -q '^FAIL 900-hang/test_sleeps_forever: hung' <<<"$out" || fail "the hung test was not named"
 	grep -q '^FAIL 900-hang/test_never_reached: not run' <<<"$out" || fail "the test after the hang was not reported"
 	return 0
