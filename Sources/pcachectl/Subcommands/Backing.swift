@@ -71,6 +71,9 @@ extension PcacheCtl.Backing {
                                          ("wait_method", .string(result.waitMethod))]).render())
                 } else {
                     print(result.deviceNode)
+                    if result.waitMethod.hasPrefix("polling") {
+                        printError("pcachectl: backing start: note: no udevd running; waited for \(result.deviceNode) by polling /dev")
+                    }
                 }
             }
         }
