@@ -25,6 +25,20 @@ for x in results/swift-xunit*.xml; do
 	swift_pass=$((swift_pass + cases - failed))
 	swift_fail=$((swift_fail + failed))
 done
+if ((swift_pass + swift_fail == 0)); then
+	# No xUnit file: fall back to swift-testing's closing line,
+	# "Test run with N tests in M suites passed/failed after ... with K issues".
+	line=$(grep -E 'Test run with [0-9]+ tests?' results/swift-test.log | tail -n 1)
+	n=$(sed -nE 's/.*Test run with ([0-9]+) tests?.*/\1/p' <<<"$line")
+	if [[ -n "$n" ]]; then
+		if [[ "$line" == *failed* ]]; then
+			swift_fail=$(sed -nE 's/.*with ([0-9]+) (test )?(issues?|failures?).*/\1/p' <<<"$line")
+			swift_fail=${swift_fail:-1}
+			((swift_fail > n)) && swift_fail=$n
+		fi
+		swift_pass=$((n - swift_fail))
+	fi
+fi
 if ((swift_rc != 0)); then
 	rc=1
 	if ((swift_fail == 0)); then
