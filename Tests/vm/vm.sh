@@ -250,11 +250,22 @@ vm_kill() {
 # SECS seconds. Returns 1 on timeout or when the VM went away first.
 vm_wait_for() {
 	local name=$1 re=$2 secs=${3:-120} console=${VM_CONSOLE[$1]:-} pid=${VM_PID[$1]:-} start
+	local jobdir=${VM_JOBDIR[$1]:-}
 	start=$(date +%s)
 	while :; do
 		grep -Eq -- "$re" "$console" 2>/dev/null && return 0
-		[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-		(($(date +%s) - start < secs)) || return 1
+		if [[ -z "$pid" ]] || ! kill -0 "$pid" 2>/dev/null; then
+			# Say why here, so the test's output explains the failure.
+			echo "vm_wait_for $name: the VM went away before /$re/ appeared" \
+				"(guest script exit $(cat "$jobdir/script.rc" 2>/dev/null || echo '?'))"
+			tail -n 5 "$jobdir/script.out" 2>/dev/null | sed 's/^/    script: /'
+			return 1
+		fi
+		if (($(date +%s) - start >= secs)); then
+			echo "vm_wait_for $name: /$re/ did not appear within ${secs}s"
+			tail -n 5 "$jobdir/script.out" 2>/dev/null | sed 's/^/    script: /'
+			return 1
+		fi
 		sleep 0.2
 	done
 }
