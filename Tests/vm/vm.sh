@@ -414,7 +414,13 @@ vm_run() {
 		echo "vm_run $name: the guest script did not finish (console: $jobdir/console.log)"
 		return 1
 	}
-	return "$(cat "$jobdir/script.rc")"
+	local rc
+	rc=$(cat "$jobdir/script.rc")
+	if ((rc != 0)); then
+		echo "vm_run $name: the guest script exited $rc; its last output:"
+		tail -n 8 "$jobdir/script.out" | sed 's/^/    script: /'
+	fi
+	return "$rc"
 }
 
 # ---------------------------------------------------------------- suites
