@@ -63,6 +63,7 @@ BOUNDED=" clean data-crc-clean sb0-crc sb-both-crc sb-version sb-incompat sb-seg
  seginfo-loop-self seginfo-owner seginfo-chain-short gen-latest-crc gen-both-crc keytail-older-crc keytail-off-max
  dirtytail-seg-max kset0-crc kset-keynum-129 kset-keynum-past-segment last-self last-loop-first
  key-len-zero key-off-overflow key-crosses-4m key-seg-off-max data-crc-mismatch "
+BOUNDED=" $(echo $BOUNDED) " # one line, every name between blanks
 
 # gen_start / gen_stop: one pcache-corrupt process serving a whole test.
 gen_start() {
