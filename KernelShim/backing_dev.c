@@ -101,11 +101,14 @@ static ssize_t cache_gc_percent_store(struct device *dev, struct device_attribut
 				      const char *buf, size_t size)
 {
 	struct pcache_backing_dev *backing_dev = dev_to_backing_dev(dev);
+	char obj[64];
 	u32 val;
 
-	if (!capable(CAP_SYS_ADMIN))
+	snprintf(obj, sizeof(obj), "cache_dev%d: backing_dev%u: cache_gc_percent",
+		 backing_dev->cache_dev->id, backing_dev->id);
+	if (!pcache_capable(obj))
 		return -EPERM;
-	if (kstrtou32(buf, 10, &val)) {
+	if (memchr(buf, '\0', size) || kstrtou32(buf, 10, &val)) {
 		backing_dev_err(backing_dev, "cache_gc_percent: '%.16s' is not a decimal number",
 				buf);
 		return -EINVAL;
@@ -537,8 +540,14 @@ static void backing_dev_segs_put(struct pcache_backing_dev *backing_dev, bool ke
 	backing_dev->segs_owned = false;
 }
 
+/*
+ * cache_devN/backing_devM, /sys/block/pcacheN/pcache -> backing_devM, and
+ * the holders/slaves links that let lsblk show pcacheN on top of both the
+ * backing disk and the pmem device.
+ */
 static int backing_dev_sysfs_add(struct pcache_backing_dev *backing_dev)
 {
+	struct block_device *pmem = file_bdev(backing_dev->cache_dev->bdev_file);
 	struct gendisk *disk = backing_dev->logic_dev.disk;
 	int ret;
 
@@ -547,13 +556,32 @@ static int backing_dev_sysfs_add(struct pcache_backing_dev *backing_dev)
 		return ret;
 	ret = sysfs_create_link(&disk_to_dev(disk)->kobj, &backing_dev->dev.kobj, "pcache");
 	if (ret)
-		device_del(&backing_dev->dev);
+		goto del_dev;
+	ret = bd_link_disk_holder(backing_dev->bdev, disk);
+	if (ret)
+		goto remove_link;
+	ret = bd_link_disk_holder(pmem, disk);
+	if (ret)
+		goto unlink_backing;
+	return 0;
+
+unlink_backing:
+	bd_unlink_disk_holder(backing_dev->bdev, disk);
+remove_link:
+	sysfs_remove_link(&disk_to_dev(disk)->kobj, "pcache");
+del_dev:
+	device_del(&backing_dev->dev);
 	return ret;
 }
 
 static void backing_dev_sysfs_del(struct pcache_backing_dev *backing_dev)
 {
-	sysfs_remove_link(&disk_to_dev(backing_dev->logic_dev.disk)->kobj, "pcache");
+	struct block_device *pmem = file_bdev(backing_dev->cache_dev->bdev_file);
+	struct gendisk *disk = backing_dev->logic_dev.disk;
+
+	bd_unlink_disk_holder(pmem, disk);
+	bd_unlink_disk_holder(backing_dev->bdev, disk);
+	sysfs_remove_link(&disk_to_dev(disk)->kobj, "pcache");
 	device_del(&backing_dev->dev);
 }
 

@@ -57,15 +57,17 @@ static ssize_t adm_store(struct device *dev, struct device_attribute *attr, cons
 			 size_t size)
 {
 	struct pcache_cache_dev *cache_dev = dev_to_cache_dev(dev);
-	char *buf;
+	char obj[32], *buf;
 	int ret;
 
-	if (!capable(CAP_SYS_ADMIN))
+	snprintf(obj, sizeof(obj), "cache_dev%d: adm", cache_dev->id);
+	if (!pcache_capable(obj))
 		return -EPERM;
+	snprintf(obj, sizeof(obj), "cache_dev%d", cache_dev->id);
 
-	buf = kmemdup_nul(ubuf, size, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
+	buf = pcache_store_dup(obj, ubuf, size);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
 
 	mutex_lock(&cache_dev->lock);
 	if (cache_dev->dying)

@@ -109,18 +109,59 @@ int pcache_opt_u32(const char *object, const struct pcache_opt *opt, u32 min, u3
 	return 0;
 }
 
+/**
+ * pcache_capable - whether the writer may change pcache state.
+ * @object: the attribute, for the (rate-limited) log line of a refusal.
+ *
+ * Return: true with CAP_SYS_ADMIN; else false, and the store returns -EPERM.
+ */
+bool pcache_capable(const char *object)
+{
+	if (capable(CAP_SYS_ADMIN))
+		return true;
+	pr_err_ratelimited("pcache: %s: permission denied (CAP_SYS_ADMIN required)\n", object);
+	return false;
+}
+
+/**
+ * pcache_store_dup - copy what a sysfs store received into a string.
+ * @object: name used in the log line of a refusal.
+ * @ubuf: the bytes written.
+ * @size: how many; sysfs hands over at most PAGE_SIZE bytes of a write and
+ *        silently passes the rest as a further write, so PAGE_SIZE or more
+ *        bytes is refused as too long (no valid input comes close).
+ *
+ * Return: a kmalloc'ed NUL-terminated copy, or an ERR_PTR (-EINVAL for
+ * input that is too long or holds a NUL byte, logged; -ENOMEM).
+ */
+char *pcache_store_dup(const char *object, const char *ubuf, size_t size)
+{
+	char *buf;
+
+	if (size >= PAGE_SIZE) {
+		pcache_err("%s: input too long (%zu bytes)", object, size);
+		return ERR_PTR(-EINVAL);
+	}
+	if (memchr(ubuf, '\0', size)) {
+		pcache_err("%s: input contains a NUL byte", object);
+		return ERR_PTR(-EINVAL);
+	}
+	buf = kmemdup_nul(ubuf, size, GFP_KERNEL);
+	return buf ?: ERR_PTR(-ENOMEM);
+}
+
 static ssize_t cache_dev_register_store(const struct bus_type *bus, const char *ubuf,
 					size_t size)
 {
 	char *buf;
 	int ret;
 
-	if (!capable(CAP_SYS_ADMIN))
+	if (!pcache_capable("cache_dev_register"))
 		return -EPERM;
 
-	buf = kmemdup_nul(ubuf, size, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
+	buf = pcache_store_dup("cache_dev_register", ubuf, size);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
 	ret = cache_dev_register("cache_dev_register", buf);
 	kfree(buf);
 
@@ -134,12 +175,12 @@ static ssize_t cache_dev_unregister_store(const struct bus_type *bus, const char
 	char *buf;
 	int ret;
 
-	if (!capable(CAP_SYS_ADMIN))
+	if (!pcache_capable("cache_dev_unregister"))
 		return -EPERM;
 
-	buf = kmemdup_nul(ubuf, size, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
+	buf = pcache_store_dup("cache_dev_unregister", ubuf, size);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
 	ret = cache_dev_unregister("cache_dev_unregister", buf);
 	kfree(buf);
 

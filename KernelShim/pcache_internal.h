@@ -202,6 +202,8 @@ struct pcache_opt {
 	const char	*key;
 	char		*val;		/* NULL when absent */
 };
+bool pcache_capable(const char *object);
+char *pcache_store_dup(const char *object, const char *ubuf, size_t size);
 int pcache_opts_parse(const char *object, char *buf, struct pcache_opt *opts, int nr);
 int pcache_opt_u32(const char *object, const struct pcache_opt *opt, u32 min, u32 max,
 		   u32 *out);

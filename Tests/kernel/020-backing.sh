@@ -74,6 +74,11 @@ test_backing_attributes() {
 	cat $BD0/stats >/dev/null || fail "stats unreadable"
 	[[ "$(readlink -f /sys/block/pcache0/pcache)" == "$(readlink -f $BD0)" ]] ||
 		fail "/sys/block/pcache0/pcache does not point at backing_dev0"
+	# holders/slaves links (what lsblk shows)
+	[[ -e /sys/block/${BACKING##*/}/holders/pcache0 ]] || fail "${BACKING##*/}/holders/pcache0 missing"
+	[[ -e /sys/block/${PMEM##*/}/holders/pcache0 ]] || fail "${PMEM##*/}/holders/pcache0 missing"
+	[[ "$(ls /sys/block/pcache0/slaves | sort | tr '\n' ' ')" == "$(printf '%s\n' ${PMEM##*/} ${BACKING##*/} | sort | tr '\n' ' ')" ]] ||
+		fail "pcache0/slaves: $(ls /sys/block/pcache0/slaves)"
 }
 
 test_logic_dev_geometry() {
@@ -126,6 +131,9 @@ test_stop() {
 	[[ -e $BD0 ]] && fail "backing_dev0 still present"
 	[[ -e /dev/pcache0 || -e /sys/block/pcache0 ]] && fail "/dev/pcache0 still present"
 	expect_kmsg "pcache: cache_dev0: backing_dev0: stopped $BACKING"
+	local held
+	held=$(ls -A /sys/block/${BACKING##*/}/holders; ls -A /sys/block/${PMEM##*/}/holders)
+	[[ -z "$held" ]] || fail "holders left: $held"
 	[[ "$(info_field seg_used)" == 0 ]] || fail "seg_used $(info_field seg_used) after stop, want 0"
 	[[ "$(info_field backing_devs)" == 0 ]] || fail "backing_devs $(info_field backing_devs) after stop"
 	expect_write_errno ENOENT $ADM "op=backing-stop,backing_id=0"
@@ -249,7 +257,10 @@ test_concurrent_operations() {
 }
 
 test_teardown_leaves_nothing() {
+	# each cache_dev holds one module reference, nothing else does
+	[[ "$(cat /sys/module/pcache/refcnt)" == 1 ]] || fail "module refcnt $(cat /sys/module/pcache/refcnt) with one cache_dev"
 	expect_write_ok $BUS/cache_dev_unregister cache_dev_id=0
+	[[ "$(cat /sys/module/pcache/refcnt)" == 0 ]] || fail "module refcnt $(cat /sys/module/pcache/refcnt) after unregister"
 	unload_module
 	[[ -e $BUS || -e /sys/devices/pcache ]] && fail "sysfs entries left behind"
 	grep -qw pcache /proc/devices && fail "block major still registered"
