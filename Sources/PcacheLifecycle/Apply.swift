@@ -162,7 +162,8 @@ public struct Applier {
     /// /dev/pcache/by-name/NAME -> ../../pcacheN, replaced when stale. udev's rule makes the same link when
     /// udevd runs; doing it here covers systems without udevd.
     func link(_ name: String, to mappedID: UInt32) throws {
-        guard !dryRun else { return }
+        // With udevd running, 69-pcache.rules owns the link (and a second writer would race it).
+        guard !dryRun, !UdevContext.isDaemonRunning || tree.root != "/" else { return }
         let dir = tree.root.appending("dev/pcache/by-name")
         _ = tree.root.appending("dev/pcache").withPlatformString { mkdir($0, 0o755) }
         _ = dir.withPlatformString { mkdir($0, 0o755) }

@@ -48,6 +48,7 @@ test_autostart_after_power_cut() {
 		for i in \$(seq 300); do [[ -b /dev/pcache0 && -L /dev/pcache/by-name/data ]] && break; sleep 0.2; done
 		udevadm settle --timeout=60
 		udevadm info --query=property /dev/pmem0 >/results/pmem.props
+		udevadm info --query=property /dev/pcache0 >/results/pcache0.props 2>&1
 		\"\$PCACHECTL\" list >/results/list.txt 2>&1
 		ls -l /dev/pcache/by-name/ >/results/by-name.txt 2>&1
 		[[ -b /dev/pcache0 ]] || { echo '/dev/pcache0 did not come back'; exit 5; }
@@ -58,6 +59,9 @@ test_autostart_after_power_cut() {
 	grep -qx 'PCACHE_ROLE=cache_dev' "$r2/pmem.props" || fail "udev did not import PCACHE_ROLE=cache_dev for /dev/pmem0: $(tr '\n' '|' <"$r2/pmem.props")"
 	grep -q 'backing_dev0 /dev/vda -> /dev/pcache0' "$r2/list.txt" || fail "list after autostart: $(tr '\n' '|' <"$r2/list.txt")"
 	grep -q 'data -> ../../pcache0' "$r2/by-name.txt" || fail "/dev/pcache/by-name/data missing: $(tr '\n' '|' <"$r2/by-name.txt")"
+	# The link is udev's (apply leaves it to udev when udevd runs).
+	grep -q '^DEVLINKS=.*/dev/pcache/by-name/data' "$r2/pcache0.props" || fail "udev did not make the by-name link: $(tr '\n' '|' <"$r2/pcache0.props")"
+	grep -qx 'PCACHE_ROLE=cached_dev' "$r2/pcache0.props" || fail "udev did not import PCACHE_ROLE=cached_dev for /dev/pcache0"
 	[[ "$(cat "$r2/read.sha")" == "$sum" ]] || fail "data read back after autostart differs from what boot 1 wrote"
 	rm -rf "$media"
 }
