@@ -654,14 +654,20 @@ vm_run_all() {
 	local f total_pass=0 total_fail=0 total_skip=0 failed=()
 	export VM_DEADLINE=$(($(date +%s) + RUN_ALL_TIMEOUT))
 	mkdir -p "$RESULTS_ROOT"
+	local table=() t0
 	for f in $(ls "$REPO"/Tests/kernel/[0-9]*.sh 2>/dev/null | LC_ALL=C sort); do
 		echo "==== $(basename "$f")"
 		SUITE_PASS=0 SUITE_FAIL=0 SUITE_SKIP=0
+		t0=$(date +%s)
 		vm_run_suite "$f" || failed+=("$(basename "$f" .sh)")
+		table+=("$(printf '%-28s %4d passed %4d failed %4d skipped %6ds' "$(basename "$f" .sh)" \
+			"$SUITE_PASS" "$SUITE_FAIL" "$SUITE_SKIP" "$(($(date +%s) - t0))")")
 		total_pass=$((total_pass + SUITE_PASS))
 		total_fail=$((total_fail + SUITE_FAIL))
 		total_skip=$((total_skip + SUITE_SKIP))
 	done
+	echo "==== kernel suites"
+	printf '  %s\n' "${table[@]}"
 	printf 'kernel_passed=%d\nkernel_failed=%d\nkernel_skipped=%d\n' \
 		"$total_pass" "$total_fail" "$total_skip" >"$RESULTS_ROOT/summary.env"
 	echo "==== kernel suites: $total_pass passed, $total_fail failed, $total_skip skipped${failed:+ (failing: ${failed[*]})}"
