@@ -24,7 +24,8 @@ extension SysfsTree {
             }
             return String(decoding: bytes, as: UTF8.self)
         } catch let errno as Errno {
-            try requireModule()
+            // A missing pcache attribute usually means a missing module; say that instead.
+            if path.starts(with: bus) { try requireModule() }
             let code = SysfsError.code(for: errno)
             // The ABI makes every attribute 0400: say so rather than leave a bare EACCES.
             let hint = code == .permissionDenied ? " (pcache attributes are readable by root only)" : ""
