@@ -11,6 +11,8 @@
  */
 #include <linux/idr.h>
 #include <linux/major.h>
+#include <linux/moduleparam.h>
+#include <linux/random.h>
 
 #include "pcache_internal.h"
 #include "cache.h"
@@ -21,6 +23,24 @@
 
 static int logic_dev_major;
 static DEFINE_IDA(logic_dev_ida);
+
+/*
+ * Testing knob for the passthrough path: issue each request as up to this
+ * many backing_dev_rq_io() calls over random 512 B-aligned sub-ranges, the
+ * way the cache engine does for misses and partial hits.
+ */
+static unsigned int passthrough_split;
+module_param(passthrough_split, uint, 0644);
+MODULE_PARM_DESC(passthrough_split,
+		 "testing: split each passthrough request into up to N random sub-ranges (0 = off, max 16)");
+
+#define LOGIC_DEV_SPLIT_MAX	16
+
+/* Per-request data, used only by the passthrough path. */
+struct logic_dev_pdu {
+	atomic_t	remaining;
+	blk_status_t	status;
+};
 
 static int logic_dev_open(struct gendisk *disk, blk_mode_t mode)
 {
@@ -54,6 +74,39 @@ static void logic_dev_rq_done(void *priv, blk_status_t status)
 	blk_mq_end_request(priv, status);
 }
 
+static void logic_dev_piece_done(void *priv, blk_status_t status)
+{
+	struct request *rq = priv;
+	struct logic_dev_pdu *pdu = blk_mq_rq_to_pdu(rq);
+
+	if (status)
+		cmpxchg(&pdu->status, BLK_STS_OK, status);
+	if (atomic_dec_and_test(&pdu->remaining))
+		blk_mq_end_request(rq, READ_ONCE(pdu->status));
+}
+
+static void logic_dev_rq_io_split(struct pcache_backing_dev *backing_dev, struct request *rq,
+				  unsigned int max_pieces)
+{
+	struct logic_dev_pdu *pdu = blk_mq_rq_to_pdu(rq);
+	u32 len[LOGIC_DEV_SPLIT_MAX];
+	u32 left = blk_rq_bytes(rq) >> SECTOR_SHIFT, off = 0;
+	unsigned int n = 0, i;
+
+	max_pieces = min(max_pieces, LOGIC_DEV_SPLIT_MAX);
+	while (left) {
+		len[n] = n + 1 == max_pieces ? left : 1 + get_random_u32_below(left);
+		left -= len[n++];
+	}
+	pdu->status = BLK_STS_OK;
+	atomic_set(&pdu->remaining, n);
+	for (i = 0; i < n; i++) {
+		backing_dev_rq_io(backing_dev, rq, off << SECTOR_SHIFT, len[i] << SECTOR_SHIFT,
+				  logic_dev_piece_done, rq);
+		off += len[i];
+	}
+}
+
 static blk_status_t logic_dev_queue_rq(struct blk_mq_hw_ctx *hctx,
 				       const struct blk_mq_queue_data *bd)
 {
@@ -70,7 +123,11 @@ static blk_status_t logic_dev_queue_rq(struct blk_mq_hw_ctx *hctx,
 		return BLK_STS_OK;
 	case REQ_OP_READ:
 	case REQ_OP_WRITE:
-		backing_dev_rq_io(backing_dev, rq, 0, blk_rq_bytes(rq), logic_dev_rq_done, rq);
+		if (READ_ONCE(passthrough_split) > 1)
+			logic_dev_rq_io_split(backing_dev, rq, READ_ONCE(passthrough_split));
+		else
+			backing_dev_rq_io(backing_dev, rq, 0, blk_rq_bytes(rq), logic_dev_rq_done,
+					  rq);
 		return BLK_STS_OK;
 	default:
 		return BLK_STS_NOTSUPP;
@@ -107,6 +164,7 @@ int logic_dev_start(struct pcache_backing_dev *backing_dev)
 	logic_dev->tag_set.queue_depth = LOGIC_DEV_QUEUE_DEPTH;
 	logic_dev->tag_set.numa_node = NUMA_NO_NODE;
 	logic_dev->tag_set.flags = BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_BLOCKING;
+	logic_dev->tag_set.cmd_size = sizeof(struct logic_dev_pdu);
 	logic_dev->tag_set.driver_data = backing_dev;
 	ret = blk_mq_alloc_tag_set(&logic_dev->tag_set);
 	if (ret)
