@@ -136,6 +136,45 @@ static void cache_replay_key(struct pcache_cache *cache, struct pcache_key *key,
 }
 
 /*
+ * cache_replay_damaged - the log ends at a kset that is neither the zero
+ * header written ahead of every kset nor valid. A torn last write looks
+ * like that and is expected after a power cut; damage in the middle of the
+ * log does too, but then the kset after it is valid: every kset is written
+ * after the zero header that follows it, so a valid kset right behind the
+ * bad one proves the bad one was once complete. Refuse the start in that
+ * case: replaying only up to the damage would silently drop the dirty
+ * data of every later kset. Always say where the log ended and why.
+ * Return: 0 (the log ends here) or -EUCLEAN (start refused).
+ */
+static int cache_replay_damaged(struct pcache_cache *cache, const struct cache_pos *pos,
+				const struct pcache_kset_onmedia *hdr)
+{
+	u32 nr = le16_to_cpu(hdr->key_num);
+	struct cache_pos next = *pos;
+	const char *why;
+
+	if (le64_to_cpu(hdr->magic) != PCACHE_KSET_MAGIC)
+		why = "bad magic";
+	else if (!(le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST) && (!nr || nr > PCACHE_KSET_KEYS_MAX))
+		why = "key count out of range";
+	else
+		why = "crc mismatch or past the segment end";
+
+	if (le64_to_cpu(hdr->magic) == PCACHE_KSET_MAGIC &&
+	    !(le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST) && nr && nr <= PCACHE_KSET_KEYS_MAX) {
+		next.off += PCACHE_KSET_HDR_SIZE + nr * PCACHE_KEY_SIZE;
+		if (!cache_kset_read(cache, &next, cache->wb_kset_buf)) {
+			pcache_err("%s: replay: kset at %u:%u is damaged (%s) but a valid kset follows at %u:%u; refusing to start, replaying up to the damage would drop dirty data (run pcachectl check)",
+				   cache->name, pos->seg, pos->off, why, next.seg, next.off);
+			return -EUCLEAN;
+		}
+	}
+	pcache_warn("%s: replay: key log ends at a damaged kset at %u:%u (%s): a torn last write, or keys after it are lost",
+		    cache->name, pos->seg, pos->off, why);
+	return 0;
+}
+
+/*
  * cache_replay - rebuild the index, segment references and key_head from
  * the key log between key_tail and its end (the first kset failing magic
  * or CRC). Every kset and key is checked before use: see cache_kset_read()
@@ -144,7 +183,8 @@ static void cache_replay_key(struct pcache_cache *cache, struct pcache_key *key,
  * generation or a key segment are corrupt and skipped with a log line.
  * With data_crc, a dirty key whose data fails its crc stays indexed as
  * BAD (reads fail, writeback skips it); a clean one is dropped.
- * Return: 0, or -EIO on a media error, -ENOMEM.
+ * Return: 0, or -EIO on a media error, -EUCLEAN when a damaged kset sits in
+ * the middle of the log (see cache_replay_damaged()).
  */
 int cache_replay(struct pcache_cache *cache)
 {
@@ -168,6 +208,17 @@ int cache_replay(struct pcache_cache *cache)
 			pcache_err("%s: replay: media error reading the kset at %u:%u",
 				   cache->name, pos.seg, pos.off);
 			return -EIO;
+		}
+		if (ret == -ERANGE) {
+			pcache_warn("%s: replay: key log runs past the end of segment %u (offset %u) without a LAST kset, log ends there",
+				    cache->name, pos.seg, pos.off);
+			break;
+		}
+		if (ret == -EBADMSG) {
+			ret = cache_replay_damaged(cache, &pos, hdr);
+			if (ret)
+				return ret;
+			break;
 		}
 		if (ret)
 			break;
@@ -257,6 +308,25 @@ static void cache_free(struct pcache_cache *cache)
 	kfree(container_of(cache, struct pcache_cache_named, cache));
 }
 
+/*
+ * Index entries come from their own slab, unmerged, so that /proc/slabinfo
+ * shows what the index costs ("pcache_key"); each cache keeps a mempool
+ * on it so that inserts in the I/O path never fail.
+ */
+static struct kmem_cache *pcache_key_slab;
+
+int pcache_cache_module_init(void)
+{
+	pcache_key_slab = kmem_cache_create("pcache_key", sizeof(struct pcache_key), 0,
+					    SLAB_NO_MERGE, NULL);
+	return pcache_key_slab ? 0 : -ENOMEM;
+}
+
+void pcache_cache_module_exit(void)
+{
+	kmem_cache_destroy(pcache_key_slab);
+}
+
 static int cache_alloc_mem(struct pcache_cache *cache, u32 queues)
 {
 	u32 i;
@@ -271,7 +341,7 @@ static int cache_alloc_mem(struct pcache_cache *cache, u32 queues)
 	cache->gc_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
 	cache->wb_ranges = kvcalloc(PCACHE_WB_BATCH_KSETS * PCACHE_KSET_KEYS_MAX,
 				    sizeof(*cache->wb_ranges), GFP_KERNEL);
-	cache->key_pool = mempool_create_kmalloc_pool(1024, sizeof(struct pcache_key));
+	cache->key_pool = mempool_create_slab_pool(1024, pcache_key_slab);
 	cache->page_pool = mempool_create_page_pool(4, 0);
 	if (!cache->segs || !cache->subtrees || !cache->ksets || !cache->heads ||
 	    !cache->wb_kset_buf || !cache->gc_kset_buf || !cache->wb_ranges ||

@@ -47,4 +47,8 @@ u32 pcache_cache_used_segs(struct pcache_cache *cache);
 /* sysfs text of the engine counters, one "name value" per line. */
 ssize_t pcache_cache_stats_show(struct pcache_cache *cache, char *buf);
 
+/* Module-wide engine state (the key slab), set up before any cache starts. */
+int pcache_cache_module_init(void);
+void pcache_cache_module_exit(void);
+
 #endif /* PCACHE_CACHE_H */

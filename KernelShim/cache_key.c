@@ -380,8 +380,10 @@ int cache_key_commit(struct pcache_cache *cache, struct cache_subtree *st,
  * (PCACHE_KSET_SIZE_MAX bytes) with machine-check-safe copies.
  * Everything comes from pmem: magic, key_num and CRC are checked here,
  * the keys themselves by cache_key_decode().
- * Return: 0; -ENOENT at the end of the log (no kset magic); -EBADMSG for a
- * torn or corrupt kset; -EIO on a media error; -ERANGE for a bad @pos.
+ * Return: 0; -ENOENT at the end of the log (the all-zero header written
+ * ahead of every kset); -EBADMSG for a torn or corrupt kset (anything else
+ * that fails magic, key_num or CRC); -EIO on a media error; -ERANGE for a
+ * bad @pos.
  */
 int cache_kset_read(struct pcache_cache *cache, const struct cache_pos *pos, void *buf)
 {
@@ -396,7 +398,7 @@ int cache_kset_read(struct pcache_cache *cache, const struct cache_pos *pos, voi
 	if (copy_mc_to_kernel(hdr, src, PCACHE_KSET_HDR_SIZE))
 		return -EIO;
 	if (le64_to_cpu(hdr->magic) != PCACHE_KSET_MAGIC)
-		return -ENOENT;
+		return memchr_inv(hdr, 0, PCACHE_KSET_HDR_SIZE) ? -EBADMSG : -ENOENT;
 	if (le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST) {
 		if (hdr->key_num ||
 		    le32_to_cpu(hdr->crc) != pcache_crc(buf + 4, PCACHE_KSET_HDR_SIZE - 4))

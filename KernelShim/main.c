@@ -15,6 +15,7 @@
 #include <linux/string.h>
 
 #include "pcache_internal.h"
+#include "cache.h"
 
 DEFINE_MUTEX(pcache_mutex);
 LIST_HEAD(pcache_cache_devs);
@@ -204,9 +205,13 @@ static int __init pcache_init(void)
 {
 	int ret;
 
-	ret = logic_dev_init();
+	ret = pcache_cache_module_init();
 	if (ret)
 		return ret;
+
+	ret = logic_dev_init();
+	if (ret)
+		goto exit_cache;
 
 	pcache_root_dev = root_device_register("pcache");
 	if (IS_ERR(pcache_root_dev)) {
@@ -225,6 +230,8 @@ unregister_root:
 	root_device_unregister(pcache_root_dev);
 exit_logic_dev:
 	logic_dev_exit();
+exit_cache:
+	pcache_cache_module_exit();
 	return ret;
 }
 
@@ -237,6 +244,7 @@ static void __exit pcache_exit(void)
 	bus_unregister(&pcache_bus_type);
 	root_device_unregister(pcache_root_dev);
 	logic_dev_exit();
+	pcache_cache_module_exit();
 	pcache_info("unloaded");
 }
 

@@ -177,7 +177,9 @@ private struct Walk<Image: ImageSource> {
         result.superblockSlot = slot
         let sb = statuses[slot].record!
         do {
-            try sb.validate(deviceSize: image.size, offset: Layout.superblockOffset(copy: slot))
+            // forWriting: a cache is written by running it, so unknown read-only-compatible features are
+            // as fatal as unknown incompatible ones (the module refuses both).
+            try sb.validate(deviceSize: image.size, forWriting: true, offset: Layout.superblockOffset(copy: slot))
         } catch let e as FormatError {
             report(.fatal, e)
             return nil

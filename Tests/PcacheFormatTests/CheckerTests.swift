@@ -71,6 +71,10 @@ let corruptions: [Corruption] = [
     Corruption(name: "unknown incompat feature", code: "unknown_incompat_features", severity: .fatal) { i, _ in
         for c in 0..<2 { try i.resealSuperblock(copy: c) { $0.featureIncompat = 1 << 7 } }
     },
+    // the module refuses unknown ro_compat bits too (a cache cannot run read-only), so check must not pass them
+    Corruption(name: "unknown ro_compat feature", code: "unknown_ro_compat_features", severity: .fatal) { i, _ in
+        for c in 0..<2 { try i.resealSuperblock(copy: c) { $0.featureRoCompat = 1 << 3 } }
+    },
     Corruption(name: "superblock copies differ", code: "copies_differ", severity: .repairable, recovered: true) { i, _ in
         try i.resealSuperblock(copy: 1) { $0.labelBytes = Array("other".utf8) }
     },
