@@ -88,6 +88,8 @@ teardown_bcache() {
 }
 
 setup_pcache() {
+	modprobe libcrc32c 2>/dev/null
+	grep -q '^pcache ' /proc/modules || insmod "$PCACHE_KO" || return 1
 	"$PCACHECTL" format --force "$PMEM" >/dev/null || return 1
 	echo "path=$PMEM" > /sys/bus/pcache/cache_dev_register || return 1
 	echo "op=backing-start,path=$BACKING,queues=2,cache_size=768" \

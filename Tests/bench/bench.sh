@@ -21,6 +21,25 @@ guest+=' bash "$TESTS_DIR/../bench/bench-guest.sh"'
 vm_run bench "$media" "$guest" "${BENCH_TIMEOUT:-1800}" || rc=$?
 jobdir=$(vm_results bench)
 echo "bench: VM finished after $(( $(date +%s) - start )) s with status $rc (console: $jobdir/console.log)"
+
+# Cost figures (index memory, replay after a power cut, writeback speed):
+# fill a cache with dirty 4 KiB extents, cut the power, boot again and time
+# the replay and the clean stop (Tests/bench/bench-cost-guest.sh).
+if [[ " ${BENCH_CONFIGS:-pcache} " == *" pcache "* && "${BENCH_COST:-1}" == 1 ]]; then
+	cost_start=$(date +%s)
+	vm_files "$media"
+	if vm_start cost-fill "$media" 'bash "$TESTS_DIR/../bench/bench-cost-guest.sh" fill' &&
+		vm_wait_for cost-fill '^=== MARK filled' 900; then
+		vm_kill cost-fill
+		vm_run cost-replay "$media" 'bash "$TESTS_DIR/../bench/bench-cost-guest.sh" replay' 1200 || rc=1
+	else
+		vm_kill cost-fill 2>/dev/null
+		echo "bench: the cost fill did not finish (console: $(vm_results cost-fill)/console.log)"
+		rc=1
+	fi
+	cat "$(vm_results cost-fill)/cost.env" "$(vm_results cost-replay)/cost.env" >"$jobdir/cost.env" 2>/dev/null
+	echo "bench: cost phase took $(( $(date +%s) - cost_start )) s"
+fi
 mkdir -p Docs
 python3 Tests/bench/report.py "$jobdir" Docs "$(vm_kver)"
 cp "$jobdir/bench-results.json" "$SUITE_RESULTS/" 2>/dev/null || true

@@ -78,11 +78,63 @@ def main(results_dir, docs_dir, kernel):
                     res["configs"][c][j] = job_figures(p)
                 except (ValueError, KeyError, IndexError) as e:
                     res["configs"][c][j] = {"error": str(e)}
+    costs = read_costs(os.path.join(results_dir, "cost.env"))
+    if costs:
+        res["costs"] = costs
+    res["targets"] = targets(res)
     with open(os.path.join(results_dir, "bench-results.json"), "w") as f:
         json.dump(res, f, indent=2)
     write_markdown(res, os.path.join(docs_dir, "benchmarks.md"))
     write_chart(res, results_dir, os.path.join(docs_dir, "benchmarks.png"))
     return res
+
+
+def read_costs(path):
+    """name=value lines of Tests/bench/bench-cost-guest.sh; numbers as numbers."""
+    out = {}
+    try:
+        for line in open(path):
+            k, _, v = line.strip().partition("=")
+            if not k:
+                continue
+            try:
+                out[k] = int(v)
+            except ValueError:
+                try:
+                    out[k] = float(v)
+                except ValueError:
+                    out[k] = v
+    except OSError:
+        pass
+    return out
+
+
+def targets(res):
+    """The targets of the benchmark issue, each with its measured ratio and verdict."""
+    def lat(c, k):
+        v = get(res, c, "randwrite-4k-qd1", "lat_us")
+        return v.get(k) if v else None
+    rows = []
+    def add(name, value, goal, ok):
+        rows.append({"target": name, "measured": value, "goal": goal,
+                     "met": None if value is None else bool(ok(value))})
+    add("4 KiB random write IOPS (2 jobs x 16) vs dm-writecache",
+        ratio(get(res, "pcache", "randwrite-4k-2x16"), get(res, "writecache", "randwrite-4k-2x16")),
+        ">= 1.5x", lambda r: r >= 1.5)
+    add("4 KiB random write IOPS (2 jobs x 16) vs bcache",
+        ratio(get(res, "pcache", "randwrite-4k-2x16"), get(res, "bcache", "randwrite-4k-2x16")),
+        ">= 4x", lambda r: r >= 4)
+    add("4 KiB random write mean latency at QD1, pcache / dm-writecache",
+        ratio(lat("pcache", "mean"), lat("writecache", "mean")), "<= 1.0x", lambda r: r <= 1.0)
+    add("4 KiB random write p99.9 latency at QD1, bcache / pcache",
+        ratio(lat("bcache", "p99.9"), lat("pcache", "p99.9")), ">= 5x", lambda r: r >= 5)
+    add("4 KiB random read hit IOPS vs raw pmem",
+        ratio(get(res, "pcache", "randread-4k-hit"), get(res, "pmem", "randread-4k-hit")),
+        ">= 0.7x", lambda r: r >= 0.7)
+    mib = res.get("costs", {}).get("index_mib_per_gib")
+    rows.append({"target": "index memory per GiB of cache filled with 4 KiB writes (MiB)",
+                 "measured": mib, "goal": "<= 32", "met": None if mib is None else mib <= 32})
+    return rows
 
 
 def cpu_model():
@@ -141,11 +193,37 @@ def write_markdown(res, path):
         L.append("\n## Skipped configurations\n")
         L += [f"- {s}" for s in skipped]
     L.append("\n![IOPS relative to dm-writecache](benchmarks.png)\n")
-    extra = res.get("costs")
-    if extra:
-        L.append("## Cost figures\n")
-        for k, v in extra.items():
-            L.append(f"- {k}: {v}")
+    L.append("## Targets\n")
+    L.append("| target | goal | measured | met |")
+    L.append("|---|---|---|---|")
+    for t in res.get("targets", []):
+        m = t["measured"]
+        shown = "-" if m is None else (f"{m:.2f}x" if "MiB" not in t["target"] else f"{m:.2f}")
+        met = "not measured" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        L.append(f"| {t['target']} | {t['goal']} | {shown} | {met} |")
+    c = res.get("costs")
+    if c:
+        L.append("\n## Cost figures\n")
+        L.append("A 768 MiB pcache in front of a suspended dm-linear view of the backing disk is filled with "
+                 "4 KiB random writes (each block once, nothing written back); the VM is then killed "
+                 "(power cut), booted again, and the replay (backing-start) and the clean stop "
+                 "(writeback of everything) are timed.\n")
+        L.append("| figure | value |")
+        L.append("|---|---|")
+        rows = [("dirty 4 KiB extents after the fill", "fill_dirty_keys", "{:,}"),
+                ("dirty bytes after the fill", "fill_dirty_bytes", "{:,}"),
+                ("index entries (pcache_key slab objects)", "key_objects", "{:,}"),
+                ("index entry size (bytes)", "key_object_size", "{}"),
+                ("index memory: pcache_key slab pages (bytes)", "index_slab_bytes", "{:,}"),
+                ("index memory per GiB of cache filled with 4 KiB writes (MiB)", "index_mib_per_gib", "{}"),
+                ("replay after the power cut: backing-start (ms)", "replay_ms", "{:,}"),
+                ("dirty bytes found by the replay", "replayed_dirty_bytes", "{:,}"),
+                ("clean stop writing everything back (ms)", "writeback_ms", "{:,}"),
+                ("writeback throughput (MiB/s)", "writeback_mib_s", "{}"),
+                ("raw backing disk, 1 MiB sequential writes (MiB/s), same VM", "backing_seq_write_mib_s", "{}")]
+        for label, k, f in rows:
+            if k in c:
+                L.append(f"| {label} | {f.format(c[k])} |")
     with open(path, "w") as f:
         f.write("\n".join(L) + "\n")
 

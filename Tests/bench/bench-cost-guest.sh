@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The cost figures of `make bench`, in two boots on the same media
+# (Tests/bench/bench.sh drives them):
+#   fill    new cache of 768 MiB in front of a dm-linear view of the backing
+#           disk that is suspended, so nothing is written back; 4 KiB random
+#           writes cover 480 MiB once each (122880 keys, all dirty); then the
+#           index memory is read from /proc/slabinfo ("pcache_key" slab) and
+#           the VM waits to be killed (an unclean stop: no backing-stop).
+#   replay  registers the cache again and times backing-start, which replays
+#           the whole key log, then times the clean backing-stop, which
+#           writes every dirty byte back (writeback throughput).
+# Every figure is printed as "COST name value" and written to
+# $RESULTS/cost.env for report.py.
+set -uo pipefail
+. "$TESTS_DIR/cache_common.bash"
+
+FILL_MIB=480
+CACHE_MIB=768
+cost() { echo "COST $1 $2"; echo "$1=$2" >>"$RESULTS/cost.env"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+linear_backing() {
+	dmsetup create --noudevsync bench_lin --table "0 $(blockdev --getsz "$BACKING") linear $BACKING 0" &&
+		dmsetup mknodes bench_lin
+}
+
+slab_bytes() { # bytes of pages held by the pcache_key slab
+	awk '$1 == "pcache_key" { print $15 * $6 * 4096 }' /proc/slabinfo
+}
+
+case ${1:-} in
+fill)
+	load_module
+	cache_register
+	linear_backing || fail "dm-linear over $BACKING"
+	slab0=$(slab_bytes)
+	pc=$(backing_start /dev/mapper/bench_lin "cache_size=$CACHE_MIB,queues=2")
+	dmsetup suspend bench_lin || fail "cannot suspend the backing view"
+	fio --name=fill --filename="$pc" --rw=randwrite --bs=4k --size=${FILL_MIB}M --direct=1 \
+		--ioengine=libaio --iodepth=16 --norandommap=0 --randrepeat=0 --output=/dev/null ||
+		fail "fill failed"
+	sync
+	st=$CD0/backing_dev0/stats
+	keys=$(awk '$1 == "dirty_keys" { print $2 }' "$st")
+	dirty=$(awk '$1 == "dirty_bytes" { print $2 }' "$st")
+	slab=$(slab_bytes)
+	objs=$(awk '$1 == "pcache_key" { print $2 }' /proc/slabinfo)
+	objsize=$(awk '$1 == "pcache_key" { print $4 }' /proc/slabinfo)
+	cost fill_dirty_keys "$keys"
+	cost fill_dirty_bytes "$dirty"
+	cost key_objects "$objs"
+	cost key_object_size "$objsize"
+	cost index_slab_bytes $((slab - slab0))
+	# per GiB of cache filled with 4 KiB writes
+	cost index_mib_per_gib "$(awk -v b=$((slab - slab0)) -v d="$dirty" 'BEGIN { printf "%.2f", b / 1048576 / (d / 1073741824) }')"
+	console_mark filled
+	sleep 3600
+	;;
+replay)
+	load_module
+	expect_write_ok $BUS/cache_dev_register "path=$PMEM"
+	linear_backing || fail "dm-linear over $BACKING"
+	kmsg_mark
+	t0=$(now_ms)
+	pc=$(backing_start /dev/mapper/bench_lin "")
+	t1=$(now_ms)
+	[[ -b "$pc" ]] || fail "backing-start after the power cut failed"
+	cost replay_ms $((t1 - t0))
+	dmesg | grep -o 'replayed [0-9]* ksets, [0-9]* keys.*' | tail -n 1 | sed 's/^/COST replay_line /'
+	dirty=$(awk '$1 == "dirty_bytes" { print $2 }' "$CD0/backing_dev0/stats")
+	cost replayed_dirty_bytes "$dirty"
+	t0=$(now_ms)
+	backing_stop 0
+	t1=$(now_ms)
+	cost writeback_ms $((t1 - t0))
+	cost writeback_mib_s "$(awk -v b="$dirty" -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", b / 1048576 / (ms / 1000) }')"
+	# the raw backing disk, sequential 1 MiB writes, for comparison
+	fio --name=seq --filename="$BACKING" --rw=write --bs=1M --size=256M --offset=2G --direct=1 \
+		--ioengine=libaio --iodepth=4 --output-format=json --output="$RESULTS/seq.json" ||
+		fail "backing fio failed"
+	cost backing_seq_write_mib_s "$(python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["jobs"][0]["write"]["bw"] / 1024))' "$RESULTS/seq.json")"
+	echo cost-ok
+	;;
+*)
+	echo "usage: bench-cost-guest.sh fill|replay" >&2
+	exit 2
+	;;
+esac
