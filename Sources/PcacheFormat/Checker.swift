@@ -376,7 +376,15 @@ private struct Walk<Image: ImageSource> {
             switch decoded {
             case .success(let k): kset = k
             case .failure(let e):
-                report(.repairable, .logEndsInGarbage(region: region, offset: e.offset, reason: e.reason))
+                // As the module's replay: a torn last write ends the log (repairable), but a valid kset right
+                // behind the damaged one proves damage inside the log, and the module refuses to start.
+                if let follower = try validKset(after: at, segmentOffset: segOff, segment: segs[Int(chainIndex)], region: region) {
+                    report(.fatal, .logEndsInGarbage(region: region, offset: e.offset,
+                                                     reason: "\(e.reason); a valid kset follows at offset \(follower), so the "
+                                                        + "damage is inside the log and the module refuses to start"))
+                } else {
+                    report(.repairable, .logEndsInGarbage(region: region, offset: e.offset, reason: e.reason))
+                }
                 s.endsClean = false
                 return finish(s, dirtyTail: dirtyTail, id: id, record: record)
             }
@@ -462,6 +470,25 @@ private struct Walk<Image: ImageSource> {
             segOff += UInt32(kset.size)
         }
         return finish(s, dirtyTail: dirtyTail, id: id, record: record)
+    }
+
+    /// The offset of a valid kset directly behind the damaged one at `at`, when its header still tells the
+    /// size (kset magic, not LAST, key_num 1...128); nil otherwise. Mirrors `cache_replay_damaged`.
+    func validKset(after at: UInt64, segmentOffset: UInt32, segment: UInt32, region: Region) throws -> UInt64? {
+        let hdr = try image.read(at: at, count: Layout.ksetHeaderSize)
+        let keyNum = Int(hdr[4]) | Int(hdr[5]) << 8
+        let flags = UInt16(hdr[6]) | UInt16(hdr[7]) << 8
+        let magic = (0..<8).reduce(UInt64(0)) { $0 | UInt64(hdr[8 + $1]) << (8 * UInt64($1)) }
+        guard magic == Layout.ksetMagic, flags & KeySet.lastFlag == 0, (1...Layout.ksetKeysMax).contains(keyNum) else {
+            return nil
+        }
+        let nextOff = UInt64(segmentOffset) + UInt64(Layout.ksetHeaderSize + keyNum * Layout.keySize)
+        guard nextOff + UInt64(Layout.ksetHeaderSize) <= Layout.segmentDataSize else { return nil }
+        let nextAt = Layout.dataOffset(segment: segment, offset: nextOff)
+        let count = Int(min(Layout.segmentDataSize - nextOff, UInt64(Layout.ksetSizeMax)))
+        return try image.withBytes(at: nextAt, count: count) { bytes in
+            (try? KeySet(decoding: bytes, region: region, offset: nextAt)) != nil ? nextAt : nil
+        }
     }
 
     mutating func finish(_ s: LogSummary, dirtyTail: LogPosition, id: UInt32, record: BackingRecord) -> LogSummary {

@@ -61,6 +61,10 @@ let corruptions: [Corruption] = [
     Corruption(name: "first kset magic (before dirty_tail)", code: "position_not_on_log", severity: .fatal) { i, l in
         try i.flip(at: ksetAt(l, 0) + 8)
     },
+    // a damaged kset with a valid one right behind it is damage inside the log, not a torn write
+    Corruption(name: "middle kset key byte (valid kset follows)", code: "log_ends_in_garbage", severity: .fatal) { i, l in
+        try i.flip(at: ksetAt(l, 1) + UInt64(Layout.ksetHeaderSize + 3))
+    },
     Corruption(name: "last kset magic (after dirty_tail)", code: "log_ends_in_garbage", severity: .repairable) { i, l in
         try i.flip(at: ksetAt(l, 2) + 8)
     },
