@@ -179,20 +179,21 @@ static int cache_replay_damaged(struct pcache_cache *cache, const struct cache_p
  * the key log between key_tail and its end (the first kset failing magic
  * or CRC). Every kset and key is checked before use: see cache_kset_read()
  * and cache_key_decode(). Keys of a reclaimed segment (seg_gen below the
- * segment's generation) are stale and skipped; keys claiming a newer
- * generation or a key segment are corrupt and skipped with a log line.
+ * segment's generation) are stale and skipped; a key out of range, claiming
+ * a newer generation or a key segment is corruption: the start is refused.
  * With data_crc, a dirty key whose data fails its crc stays indexed as
  * BAD (reads fail, writeback skips it); a clean one is dropped.
  * Return: 0, or -EIO on a media error, -EUCLEAN when a damaged kset sits in
- * the middle of the log (see cache_replay_damaged()).
+ * the middle of the log (see cache_replay_damaged()) or a key is corrupt.
  */
 int cache_replay(struct pcache_cache *cache)
 {
 	void *buf = cache->gc_kset_buf;
 	struct pcache_kset_onmedia *hdr = buf;
 	struct pcache_key_onmedia *k = buf + PCACHE_KSET_HDR_SIZE;
-	struct cache_pos pos = cache->key_tail;
+	struct cache_pos pos = cache->key_tail, bad_pos = { };
 	u64 nksets = 0, nkeys = 0, nstale = 0, nbad = 0, ncorrupt = 0;
+	u64 log_dirty_keys = 0, log_dirty_bytes = 0;
 	bool past_dirty = false;
 	struct pcache_key *key;
 	struct cache_seg *s;
@@ -239,7 +240,8 @@ int cache_replay(struct pcache_cache *cache)
 		for (i = 0; i < nr; i++) {
 			key = cache_key_alloc(cache);
 			if (!cache_key_decode(cache, &k[i], key)) {
-				ncorrupt++;
+				if (!ncorrupt++)
+					bad_pos = pos;
 				cache_key_free(cache, key);
 				continue;
 			}
@@ -250,11 +252,16 @@ int cache_replay(struct pcache_cache *cache)
 				continue;
 			}
 			if (key->seg_gen > s->gen || !cache_replay_ref(cache, key)) {
-				ncorrupt++;
+				if (!ncorrupt++)
+					bad_pos = pos;
 				cache_key_free(cache, key);
 				continue;
 			}
 			nkeys++;
+			if (!(key->flags & CACHE_KEY_F_CLEAN)) {
+				log_dirty_keys++;
+				log_dirty_bytes += key->len;
+			}
 			if (past_dirty && !(key->flags & CACHE_KEY_F_CLEAN)) {
 				atomic64_inc(&cache->dirty_keys);
 				atomic64_add(key->len, &cache->dirty_bytes);
@@ -269,16 +276,26 @@ int cache_replay(struct pcache_cache *cache)
 	}
 	cache->key_head = pos;
 
+	if (ncorrupt) {
+		/*
+		 * The module never logs such a key (generations are persisted
+		 * before a segment is reused), and GC and writeback would
+		 * judge them differently from replay: refuse the device.
+		 */
+		pcache_err("%s: replay: %llu keys in valid ksets are out of range, claim a future generation or point into the key log (first in the kset at %u:%u); refusing to start",
+			   cache->name, ncorrupt, bad_pos.seg, bad_pos.off);
+		return -EUCLEAN;
+	}
 	if (!past_dirty) {
 		pcache_warn("%s: replay: dirty_tail %u:%u is not in the log, writing back from key_tail %u:%u",
 			    cache->name, cache->dirty_tail.seg, cache->dirty_tail.off,
 			    cache->key_tail.seg, cache->key_tail.off);
 		cache->dirty_tail = cache->key_tail;
 		cache_pos_persist(cache, false);
+		/* writeback counts down every dirty key from key_tail on */
+		atomic64_set(&cache->dirty_keys, log_dirty_keys);
+		atomic64_set(&cache->dirty_bytes, log_dirty_bytes);
 	}
-	if (ncorrupt)
-		pcache_err("%s: replay: ignored %llu out-of-range or conflicting keys",
-			   cache->name, ncorrupt);
 	pcache_info("%s: replayed %llu ksets, %llu keys (%llu stale, %llu bad), %lld dirty bytes, log end %u:%u",
 		    cache->name, nksets, nkeys, nstale, nbad,
 		    atomic64_read(&cache->dirty_bytes), pos.seg, pos.off);
@@ -488,10 +505,17 @@ static int cache_writeback_all(struct pcache_cache *cache)
 	u64 errors = atomic64_read(&cache->writeback_errors), left;
 	unsigned long stalled_since = jiffies;
 	struct cache_pos last = cache->dirty_tail, now;
+	bool persisted;
 
 	for (;;) {
+		/*
+		 * Keys still in memory (the log was full when the stop began)
+		 * are not behind key_head, so cache_is_clean() cannot see them:
+		 * clean only counts once every kset is in the log.
+		 */
+		persisted = cache_ksets_persist_all(cache) == 0;
 		mod_delayed_work(cache->wq, &cache->wb_work, 0);
-		if (wait_event_timeout(cache->wb_wq, cache_is_clean(cache), HZ))
+		if (wait_event_timeout(cache->wb_wq, cache_is_clean(cache), HZ) && persisted)
 			return 0;
 		left = atomic64_read(&cache->dirty_bytes);
 		pcache_info("%s: writeback %llu MiB left", cache->name, DIV_ROUND_UP_ULL(left, SZ_1M));
@@ -538,7 +562,12 @@ int pcache_cache_stop(struct pcache_backing_dev *backing_dev, bool writeback_all
 	for (i = 0; i < cache->n_ksets; i++)
 		cancel_delayed_work_sync(&cache->ksets[i].flush_work);
 	/* anything appended after the persist above (none expected) goes too */
-	cache_ksets_persist_all(cache);
+	if (cache_ksets_persist_all(cache)) {
+		pcache_err("%s: stop: key log full, the last keys could not be persisted",
+			   cache->name);
+		if (!ret)
+			ret = -EIO;	/* not clean: the record must not say stopped */
+	}
 
 	backing_dev->cache = NULL;
 	cache_free(cache);

@@ -67,7 +67,8 @@ void cache_gc_fn(struct work_struct *work)
 		old_seg = tail.seg;
 		if (le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST) {
 			next = le32_to_cpu(hdr->next_cache_seg);
-			if (next >= cache->n_segs || next == old_seg) {
+			if (next >= cache->n_segs || next == old_seg ||
+			    READ_ONCE(cache->segs[next].state) != CACHE_SEG_KEY) {
 				pcache_err("%s: gc: bad next segment %u, gc stops", cache->name, next);
 				break;
 			}

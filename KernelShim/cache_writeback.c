@@ -195,7 +195,8 @@ void cache_writeback_fn(struct work_struct *work)
 				break;
 			if (le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST) {
 				next = le32_to_cpu(hdr->next_cache_seg);
-				if (next >= cache->n_segs) {
+				if (next >= cache->n_segs ||
+				    READ_ONCE(cache->segs[next].state) != CACHE_SEG_KEY) {
 					ret = -ERANGE;
 					break;
 				}
