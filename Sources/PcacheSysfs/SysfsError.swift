@@ -16,7 +16,8 @@ public struct SysfsError: Error, Sendable, CustomStringConvertible, Equatable {
         case busy
         /// EEXIST: already registered or already started.
         case exists
-        /// EINVAL from the kernel, or a value we refused before writing.
+        /// EINVAL from the kernel, or a value we refused before writing; EBADMSG and EUCLEAN when the
+        /// kernel refused damaged on-media data.
         case invalidValue = "invalid_value"
         /// ENOSPC: not enough free segments on the cache device.
         case noSpace = "no_space"
@@ -53,7 +54,10 @@ public struct SysfsError: Error, Sendable, CustomStringConvertible, Equatable {
         case .notPermitted, .permissionDenied, .readOnlyFileSystem: return .permissionDenied
         case .resourceBusy, .resourceTemporarilyUnavailable: return .busy
         case .fileExists: return .exists
-        case .invalidArgument, .badAddress, .outOfRange, .fileTooLarge, .noData:
+        case .invalidArgument, .badAddress, .outOfRange, .fileTooLarge, .noData, .badMessage:
+            return .invalidValue
+        case Errno(rawValue: 117):
+            // EUCLEAN: the kernel found the on-media data damaged (replay refused the start).
             return .invalidValue
         case .noSpace: return .noSpace
         case .notSupported, .notSupportedOnSocket: return .unsupported

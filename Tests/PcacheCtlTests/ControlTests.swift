@@ -12,7 +12,8 @@ import Testing
     @Test("every sysfs error class has its documented status", arguments: [
         (SysfsError.Code.moduleNotLoaded, Errno?.none, Int32(69)), (.notFound, .noSuchFileOrDirectory, 69),
         (.permissionDenied, .permissionDenied, 77), (.busy, .resourceBusy, 75), (.exists, .fileExists, 75),
-        (.invalidValue, nil, 64), (.invalidValue, .invalidArgument, 65), (.noSpace, .noSpace, 69),
+        (.invalidValue, nil, 64), (.invalidValue, .invalidArgument, 65),
+        (.invalidValue, Errno(rawValue: 117), 65), (.noSpace, .noSpace, 69),
         (.unsupported, .notSupported, 69), (.io, .ioError, 74),
     ])
     func sysfs(_ code: SysfsError.Code, _ errno: Errno?, _ status: Int32) {

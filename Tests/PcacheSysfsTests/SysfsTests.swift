@@ -292,6 +292,7 @@ import Testing
         (Errno.resourceBusy, SysfsError.Code.busy), (.fileExists, .exists), (.invalidArgument, .invalidValue),
         (.noSuchFileOrDirectory, .notFound), (.notBlockDevice, .notFound), (.notPermitted, .permissionDenied),
         (.permissionDenied, .permissionDenied), (.noSpace, .noSpace), (.notSupported, .unsupported), (.ioError, .io),
+        (Errno(rawValue: 117), .invalidValue), (.badMessage, .invalidValue),
     ])
     func errnoClasses(_ errno: Errno, _ code: SysfsError.Code) {
         #expect(SysfsError.code(for: errno) == code)
