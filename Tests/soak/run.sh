@@ -41,7 +41,7 @@ fi
 
 export RESULTS_ROOT=$repo/results/soak
 export VM_APPEND="pcache_soak=$mult"
-export PCACHE_SOAK=$mult PCACHE_POWERCUTS=$cuts
+export PCACHE_SOAK=$mult PCACHE_POWERCUTS=$cuts PCACHE_FS_POWERCUTS=$((cuts / 4 > 5 ? cuts / 4 : 5))
 export RUN_ALL_TIMEOUT=$((86400 * 7))
 mkdir -p "$RESULTS_ROOT"
 tmp=$(mktemp -d /tmp/pcache-soak.XXXXXX)
