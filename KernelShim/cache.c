@@ -160,8 +160,12 @@ static int cache_replay_damaged(struct pcache_cache *cache, const struct cache_p
 	else
 		why = "crc mismatch or past the segment end";
 
-	if (le64_to_cpu(hdr->magic) == PCACHE_KSET_MAGIC &&
-	    !(le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST) && nr && nr <= PCACHE_KSET_KEYS_MAX) {
+	/*
+	 * The probe also runs for a bad magic: the header words were zero
+	 * (terminator) before the kset was written over them, so a non-zero
+	 * key_num is the kset's own and its end is the terminator's place.
+	 */
+	if (!(le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST) && nr && nr <= PCACHE_KSET_KEYS_MAX) {
 		next.off += PCACHE_KSET_HDR_SIZE + nr * PCACHE_KEY_SIZE;
 		if (!cache_kset_read(cache, &next, cache->wb_kset_buf)) {
 			pcache_err("%s: replay: kset at %u:%u is damaged (%s) but a valid kset follows at %u:%u; refusing to start, replaying up to the damage would drop dirty data (run pcachectl check)",

@@ -473,13 +473,13 @@ private struct Walk<Image: ImageSource> {
     }
 
     /// The offset of a valid kset directly behind the damaged one at `at`, when its header still tells the
-    /// size (kset magic, not LAST, key_num 1...128); nil otherwise. Mirrors `cache_replay_damaged`.
+    /// size (not LAST, key_num 1...128; the magic may be damaged); nil otherwise. Mirrors
+    /// `cache_replay_damaged`.
     func validKset(after at: UInt64, segmentOffset: UInt32, segment: UInt32, region: Region) throws -> UInt64? {
         let hdr = try image.read(at: at, count: Layout.ksetHeaderSize)
         let keyNum = Int(hdr[4]) | Int(hdr[5]) << 8
         let flags = UInt16(hdr[6]) | UInt16(hdr[7]) << 8
-        let magic = (0..<8).reduce(UInt64(0)) { $0 | UInt64(hdr[8 + $1]) << (8 * UInt64($1)) }
-        guard magic == Layout.ksetMagic, flags & KeySet.lastFlag == 0, (1...Layout.ksetKeysMax).contains(keyNum) else {
+        guard flags & KeySet.lastFlag == 0, (1...Layout.ksetKeysMax).contains(keyNum) else {
             return nil
         }
         let nextOff = UInt64(segmentOffset) + UInt64(Layout.ksetHeaderSize + keyNum * Layout.keySize)
