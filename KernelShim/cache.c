@@ -360,7 +360,7 @@ static int cache_alloc_mem(struct pcache_cache *cache, u32 queues)
 	cache->heads = kcalloc(queues, sizeof(*cache->heads), GFP_KERNEL);
 	cache->wb_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
 	cache->gc_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
-	cache->wb_ranges = kvcalloc(PCACHE_WB_BATCH_KSETS * PCACHE_KSET_KEYS_MAX,
+	cache->wb_ranges = kvcalloc(PCACHE_WB_RANGES,
 				    sizeof(*cache->wb_ranges), GFP_KERNEL);
 	cache->key_pool = mempool_create_slab_pool(1024, pcache_key_slab);
 	cache->page_pool = mempool_create_page_pool(4, 0);
@@ -511,6 +511,7 @@ static int cache_writeback_all(struct pcache_cache *cache)
 	struct cache_pos last = cache->dirty_tail, now;
 	bool persisted;
 
+	WRITE_ONCE(cache->wb_drain, true);
 	for (;;) {
 		/*
 		 * Keys still in memory (the log was full when the stop began)

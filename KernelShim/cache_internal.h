@@ -35,6 +35,9 @@
 /* Writeback issues at most this many bytes per bio and keys per batch. */
 #define PCACHE_WB_IO_MAX	(512U * 1024)
 #define PCACHE_WB_BATCH_KSETS	8
+#define PCACHE_WB_RANGES	(PCACHE_WB_BATCH_KSETS * PCACHE_KSET_KEYS_MAX)
+/* Writeback waits for this much idle time, or for used segments to pass half of gc_percent. */
+#define PCACHE_WB_IDLE		HZ
 
 enum cache_seg_state {
 	CACHE_SEG_FREE = 0,
@@ -164,6 +167,8 @@ struct pcache_cache {
 	bool			wb_err_logged;
 	bool			log_err_logged;
 	bool			stopping;
+	bool			wb_drain;	/* write everything back now (stop) */
+	unsigned long		last_io;	/* jiffies of the last request */
 
 	/* counters */
 	atomic64_t		hits, misses, hit_bytes, miss_bytes;

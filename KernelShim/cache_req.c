@@ -442,6 +442,8 @@ blk_status_t pcache_cache_queue_rq(struct pcache_cache *cache, struct request *r
 {
 	blk_status_t status;
 
+	if (READ_ONCE(cache->last_io) != jiffies)
+		WRITE_ONCE(cache->last_io, jiffies);	/* writeback waits for idle time */
 	switch (req_op(rq)) {
 	case REQ_OP_FLUSH:
 		cache_persist_all_wait(cache);

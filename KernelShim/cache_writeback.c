@@ -8,6 +8,18 @@
  * the batch so far: the later write must land last), flushes the backing
  * device and only then advances and persists dirty_tail. After a crash the
  * unfinished batch is simply written again.
+ *
+ * Only the parts of a key that the index still maps to that key's data are
+ * written: a part overwritten since is skipped, because the newer key is
+ * later in the log and is written back before dirty_tail can pass it (and
+ * replay after a crash finds it dirty). A working set that is rewritten
+ * while cached thus costs the backing device one write per block, not one
+ * per overwrite.
+ *
+ * Writeback runs when the cache has been idle for PCACHE_WB_IDLE, when
+ * used segments pass half of gc_percent, when writers wait for space, and
+ * always to the end on a clean stop: until then the cache absorbs bursts
+ * and rewrites without competing with them for the CPU and the disk.
  */
 #include <linux/completion.h>
 
@@ -80,7 +92,59 @@ bool cache_is_clean(struct pcache_cache *cache)
 
 void cache_writeback_kick(struct pcache_cache *cache)
 {
-	queue_delayed_work(cache->wq, &cache->wb_work, 0);
+	mod_delayed_work(cache->wq, &cache->wb_work, 0);
+}
+
+static bool cache_wb_wanted(struct pcache_cache *cache)
+{
+	return READ_ONCE(cache->wb_drain) || atomic_read(&cache->space_waiters) ||
+	       (u64)cache_used_segs(cache) * 200 >=
+	       (u64)cache->n_segs * READ_ONCE(cache->gc_percent) ||
+	       time_after(jiffies, READ_ONCE(cache->last_io) + PCACHE_WB_IDLE);
+}
+
+struct cache_wb_piece {
+	u64	off;
+	u32	len;
+};
+
+/* Does index entry @e map its bytes to the same cache data as @key? */
+static bool cache_wb_same_data(const struct pcache_key *e, const struct pcache_key *key)
+{
+	return e->seg == key->seg && e->seg_gen == key->seg_gen &&
+	       (u64)e->seg_off + key->off == (u64)key->seg_off + e->off;
+}
+
+/*
+ * Collect up to @max pieces of @key, from backing offset *@from on, that
+ * the index still maps to @key's data; *@from moves past what was looked at
+ * (to the key's end once it is all seen).
+ */
+static u32 cache_wb_live(struct pcache_cache *cache, const struct pcache_key *key, u64 *from,
+			 struct cache_wb_piece *p, u32 max)
+{
+	struct cache_subtree *st = cache_subtree_of(cache, key->off);
+	u64 end = cache_key_end(key), pos = *from;
+	struct pcache_key *e;
+	u32 n = 0;
+
+	spin_lock(&st->lock);
+	for (e = cache_key_first_after(st, pos); e && e->off < end;
+	     e = rb_entry_safe(rb_next(&e->node), struct pcache_key, node)) {
+		if (cache_wb_same_data(e, key)) {
+			if (n == max)
+				break;
+			p[n].off = max(e->off, pos);
+			p[n].len = min(cache_key_end(e), end) - p[n].off;
+			n++;
+		}
+		pos = min(cache_key_end(e), end);
+	}
+	if (!e || e->off >= end)
+		pos = end;
+	spin_unlock(&st->lock);
+	*from = pos;
+	return n;
 }
 
 static bool cache_wb_overlaps(struct cache_wb_range *r, u32 nr, u64 off, u32 len)
@@ -103,6 +167,34 @@ static void cache_wb_error(struct pcache_cache *cache, const char *what, int err
 	queue_delayed_work(cache->wq, &cache->wb_work, HZ);
 }
 
+/* Write one live piece of @key; a piece overlapping one of this batch waits for it. */
+static int cache_wb_issue(struct pcache_cache *cache, struct cache_wb_io *io, u32 *nr_ranges,
+			  const struct pcache_key *key, const struct cache_wb_piece *p)
+{
+	struct cache_wb_range *r = cache->wb_ranges;
+	u32 seg_off = key->seg_off + (u32)(p->off - key->off), done, n;
+	int ret;
+
+	if (*nr_ranges == PCACHE_WB_RANGES || cache_wb_overlaps(r, *nr_ranges, p->off, p->len)) {
+		ret = cache_wb_wait(io);
+		if (ret)
+			return ret;
+		*nr_ranges = 0;
+	}
+	r[*nr_ranges].off = p->off;
+	r[*nr_ranges].len = p->len;
+	(*nr_ranges)++;
+	for (done = 0; done < p->len; done += n) {
+		n = min(p->len - done, PCACHE_WB_IO_MAX);
+		atomic_inc(&io->pending);
+		backing_dev_write_pmem(cache->backing_dev,
+				       cache_data_addr(cache, key->seg, seg_off + done),
+				       p->off + done, n, cache_wb_done, io);
+	}
+	atomic64_add(p->len, &cache->writeback_bytes);
+	return 0;
+}
+
 /*
  * Issue the writes of one kset's dirty keys. Keys whose data_crc no longer
  * matches are not written (the read path reports them too).
@@ -113,9 +205,10 @@ static int cache_wb_kset(struct pcache_cache *cache, struct cache_wb_io *io, u32
 {
 	struct pcache_kset_onmedia *hdr = cache->wb_kset_buf;
 	struct pcache_key_onmedia *k = cache->wb_kset_buf + PCACHE_KSET_HDR_SIZE;
-	struct cache_wb_range *r = cache->wb_ranges;
+	struct cache_wb_piece pieces[8];
 	struct pcache_key key;
-	u32 i, nr = le16_to_cpu(hdr->key_num), done, n, crc;
+	u32 i, j, np, nr = le16_to_cpu(hdr->key_num), crc;
+	u64 from;
 	int ret;
 
 	for (i = 0; i < nr; i++) {
@@ -139,23 +232,15 @@ static int cache_wb_kset(struct pcache_cache *cache, struct cache_wb_io *io, u32
 				continue;
 			}
 		}
-		if (cache_wb_overlaps(r, *nr_ranges, key.off, key.len)) {
-			ret = cache_wb_wait(io);
-			if (ret)
-				return ret;
-			*nr_ranges = 0;
+		from = key.off;
+		while (from < cache_key_end(&key)) {
+			np = cache_wb_live(cache, &key, &from, pieces, ARRAY_SIZE(pieces));
+			for (j = 0; j < np; j++) {
+				ret = cache_wb_issue(cache, io, nr_ranges, &key, &pieces[j]);
+				if (ret)
+					return ret;
+			}
 		}
-		r[*nr_ranges].off = key.off;
-		r[*nr_ranges].len = key.len;
-		(*nr_ranges)++;
-		for (done = 0; done < key.len; done += n) {
-			n = min(key.len - done, PCACHE_WB_IO_MAX);
-			atomic_inc(&io->pending);
-			backing_dev_write_pmem(cache->backing_dev,
-					       cache_data_addr(cache, key.seg, key.seg_off + done),
-					       key.off + done, n, cache_wb_done, io);
-		}
-		atomic64_add(key.len, &cache->writeback_bytes);
 	}
 	return 0;
 }
@@ -176,6 +261,11 @@ void cache_writeback_fn(struct work_struct *work)
 	init_completion(&io.done);
 
 	while (!READ_ONCE(cache->stopping)) {
+		if (!cache_wb_wanted(cache)) {
+			/* look again once the cache may have become idle */
+			queue_delayed_work(cache->wq, &cache->wb_work, PCACHE_WB_IDLE);
+			break;
+		}
 		spin_lock(&cache->log_lock);
 		head = cache->key_head;
 		spin_unlock(&cache->log_lock);

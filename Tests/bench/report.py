@@ -216,9 +216,10 @@ def write_markdown(res, path):
                 ("index entry size (bytes)", "key_object_size", "{}"),
                 ("index memory: pcache_key slab pages (bytes)", "index_slab_bytes", "{:,}"),
                 ("index memory per GiB of cache filled with 4 KiB writes (MiB)", "index_mib_per_gib", "{}"),
-                ("replay after the power cut: backing-start (ms)", "replay_ms", "{:,}"),
+                ("replay after the power cut: the backing-start write (ms)", "replay_ms", "{:,}"),
+                ("ksets / keys replayed", "replayed_keys", "{:,}"),
                 ("dirty bytes found by the replay", "replayed_dirty_bytes", "{:,}"),
-                ("clean stop writing everything back (ms)", "writeback_ms", "{:,}"),
+                ("writeback of everything, from the end of the replay to the end of the clean stop (ms)", "writeback_ms", "{:,}"),
                 ("writeback throughput (MiB/s)", "writeback_mib_s", "{}"),
                 ("raw backing disk, 1 MiB sequential writes (MiB/s), same VM", "backing_seq_write_mib_s", "{}")]
         for label, k, f in rows:

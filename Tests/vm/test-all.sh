@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# `make test`: the Swift unit tests, then every kernel suite in QEMU
+# `make test`: the Swift unit tests, a short fuzz run, then every kernel suite in QEMU
 # (Tests/vm/vm.sh run-all), then one closing line "N passed, N failed" that
 # sums both. Exits non-zero on any failure. --swift-only skips the VMs.
 set -uo pipefail
@@ -48,6 +48,20 @@ if ((swift_rc != 0)); then
 	fi
 fi
 echo "---- swift: $swift_pass passed, $swift_fail failed ($(($(date +%s) - t0))s)"
+
+# A short coverage-guided fuzz run of the on-media decoder and checker
+# (make fuzz runs it longer); one test: no crash in FUZZ_SECONDS.
+echo "==== fuzz (${FUZZ_SECONDS:=30}s)"
+t1=$(date +%s)
+if Tests/fuzz/run.sh "$FUZZ_SECONDS" >results/fuzz.log 2>&1; then
+	swift_pass=$((swift_pass + 1))
+	echo "---- fuzz: passed ($(($(date +%s) - t1))s; $(grep -oE 'cov: [0-9]+' results/fuzz.log | tail -n 1), log in results/fuzz.log)"
+else
+	swift_fail=$((swift_fail + 1))
+	rc=1
+	tail -n 15 results/fuzz.log
+	echo "---- fuzz: FAILED (log and reproducers: results/fuzz.log, .build-fuzz/)"
+fi
 
 if [[ "${1:-}" != --swift-only ]]; then
 	rm -f results/summary.env
