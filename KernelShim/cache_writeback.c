@@ -9,12 +9,10 @@
  * device and only then advances and persists dirty_tail. After a crash the
  * unfinished batch is simply written again.
  *
- * Only the parts of a key that the index still maps to that key's data are
- * written: a part overwritten since is skipped, because the newer key is
- * later in the log and is written back before dirty_tail can pass it (and
- * replay after a crash finds it dirty). A working set that is rewritten
- * while cached thus costs the backing device one write per block, not one
- * per overwrite.
+ * Every dirty key is written, overwritten or not, so that after each batch
+ * the backing device holds a prefix of the write history (old data, then
+ * new): if the pmem device is ever lost, the backing disk is an older but
+ * consistent image.
  *
  * Writeback runs when the cache has been idle for PCACHE_WB_IDLE, when
  * used segments pass half of gc_percent, when writers wait for space, and
@@ -108,45 +106,6 @@ struct cache_wb_piece {
 	u32	len;
 };
 
-/* Does index entry @e map its bytes to the same cache data as @key? */
-static bool cache_wb_same_data(const struct pcache_key *e, const struct pcache_key *key)
-{
-	return e->seg == key->seg && e->seg_gen == key->seg_gen &&
-	       (u64)e->seg_off + key->off == (u64)key->seg_off + e->off;
-}
-
-/*
- * Collect up to @max pieces of @key, from backing offset *@from on, that
- * the index still maps to @key's data; *@from moves past what was looked at
- * (to the key's end once it is all seen).
- */
-static u32 cache_wb_live(struct pcache_cache *cache, const struct pcache_key *key, u64 *from,
-			 struct cache_wb_piece *p, u32 max)
-{
-	struct cache_subtree *st = cache_subtree_of(cache, key->off);
-	u64 end = cache_key_end(key), pos = *from;
-	struct pcache_key *e;
-	u32 n = 0;
-
-	spin_lock(&st->lock);
-	for (e = cache_key_first_after(st, pos); e && e->off < end;
-	     e = rb_entry_safe(rb_next(&e->node), struct pcache_key, node)) {
-		if (cache_wb_same_data(e, key)) {
-			if (n == max)
-				break;
-			p[n].off = max(e->off, pos);
-			p[n].len = min(cache_key_end(e), end) - p[n].off;
-			n++;
-		}
-		pos = min(cache_key_end(e), end);
-	}
-	if (!e || e->off >= end)
-		pos = end;
-	spin_unlock(&st->lock);
-	*from = pos;
-	return n;
-}
-
 static bool cache_wb_overlaps(struct cache_wb_range *r, u32 nr, u64 off, u32 len)
 {
 	u32 i;
@@ -167,7 +126,7 @@ static void cache_wb_error(struct pcache_cache *cache, const char *what, int err
 	queue_delayed_work(cache->wq, &cache->wb_work, HZ);
 }
 
-/* Write one live piece of @key; a piece overlapping one of this batch waits for it. */
+/* Write @p of @key; a piece overlapping one of this batch waits for it. */
 static int cache_wb_issue(struct pcache_cache *cache, struct cache_wb_io *io, u32 *nr_ranges,
 			  const struct pcache_key *key, const struct cache_wb_piece *p)
 {
@@ -205,10 +164,9 @@ static int cache_wb_kset(struct pcache_cache *cache, struct cache_wb_io *io, u32
 {
 	struct pcache_kset_onmedia *hdr = cache->wb_kset_buf;
 	struct pcache_key_onmedia *k = cache->wb_kset_buf + PCACHE_KSET_HDR_SIZE;
-	struct cache_wb_piece pieces[8];
+	struct cache_wb_piece piece;
 	struct pcache_key key;
-	u32 i, j, np, nr = le16_to_cpu(hdr->key_num), crc;
-	u64 from;
+	u32 i, nr = le16_to_cpu(hdr->key_num), crc;
 	int ret;
 
 	for (i = 0; i < nr; i++) {
@@ -232,15 +190,11 @@ static int cache_wb_kset(struct pcache_cache *cache, struct cache_wb_io *io, u32
 				continue;
 			}
 		}
-		from = key.off;
-		while (from < cache_key_end(&key)) {
-			np = cache_wb_live(cache, &key, &from, pieces, ARRAY_SIZE(pieces));
-			for (j = 0; j < np; j++) {
-				ret = cache_wb_issue(cache, io, nr_ranges, &key, &pieces[j]);
-				if (ret)
-					return ret;
-			}
-		}
+		piece.off = key.off;
+		piece.len = key.len;
+		ret = cache_wb_issue(cache, io, nr_ranges, &key, &piece);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
