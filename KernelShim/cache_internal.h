@@ -36,8 +36,8 @@
 #define PCACHE_WB_IO_MAX	(512U * 1024)
 #define PCACHE_WB_BATCH_KSETS	8
 #define PCACHE_WB_RANGES	(PCACHE_WB_BATCH_KSETS * PCACHE_KSET_KEYS_MAX)
-/* Writeback waits for this much idle time, or for used segments to pass half of gc_percent. */
-#define PCACHE_WB_IDLE		HZ
+/* How often a waiting writeback looks again for idle time or a full cache. */
+#define PCACHE_WB_RECHECK	(HZ / 4)
 
 enum cache_seg_state {
 	CACHE_SEG_FREE = 0,

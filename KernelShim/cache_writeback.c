@@ -14,12 +14,13 @@
  * new): if the pmem device is ever lost, the backing disk is an older but
  * consistent image.
  *
- * Writeback runs when the cache has been idle for PCACHE_WB_IDLE, when
+ * Writeback runs when the cache has been idle for writeback_idle_ms, when
  * used segments pass half of gc_percent, when writers wait for space, and
  * always to the end on a clean stop: until then the cache absorbs bursts
  * and rewrites without competing with them for the CPU and the disk.
  */
 #include <linux/completion.h>
+#include <linux/moduleparam.h>
 
 #include "cache_internal.h"
 
@@ -93,12 +94,19 @@ void cache_writeback_kick(struct pcache_cache *cache)
 	mod_delayed_work(cache->wq, &cache->wb_work, 0);
 }
 
+/* Idle time before background writeback starts (a tunable, and a testing aid). */
+static unsigned int writeback_idle_ms = 1000;
+module_param(writeback_idle_ms, uint, 0644);
+MODULE_PARM_DESC(writeback_idle_ms,
+		 "milliseconds without I/O before writeback starts below the watermark (default 1000)");
+
 static bool cache_wb_wanted(struct pcache_cache *cache)
 {
 	return READ_ONCE(cache->wb_drain) || atomic_read(&cache->space_waiters) ||
 	       (u64)cache_used_segs(cache) * 200 >=
 	       (u64)cache->n_segs * READ_ONCE(cache->gc_percent) ||
-	       time_after(jiffies, READ_ONCE(cache->last_io) + PCACHE_WB_IDLE);
+	       time_after(jiffies, READ_ONCE(cache->last_io) +
+			  msecs_to_jiffies(READ_ONCE(writeback_idle_ms)));
 }
 
 struct cache_wb_piece {
@@ -216,8 +224,8 @@ void cache_writeback_fn(struct work_struct *work)
 
 	while (!READ_ONCE(cache->stopping)) {
 		if (!cache_wb_wanted(cache)) {
-			/* look again once the cache may have become idle */
-			queue_delayed_work(cache->wq, &cache->wb_work, PCACHE_WB_IDLE);
+			/* look again later: the cache may have become idle */
+			queue_delayed_work(cache->wq, &cache->wb_work, PCACHE_WB_RECHECK);
 			break;
 		}
 		spin_lock(&cache->log_lock);
