@@ -12,7 +12,8 @@
 #             times and its concurrent phase for 15*MULT s, 062 keeps the
 #             disk flakey MULT times longer, 063 runs MULT times the races.
 #   -c CUTS   power cuts for the engine's 035-powercut.host.sh (default 200;
-#             PCACHE_POWERCUTS).
+#             PCACHE_POWERCUTS); 036-powercut-fs.host.sh makes CUTS/4 per
+#             filesystem (at least 5), 065-powercut-meta.host.sh 20*MULT.
 #   SUITE     suite files to run instead of the default list.
 #
 # Suite timeouts are scaled by MULT (each suite is run from a copy whose
@@ -36,7 +37,8 @@ suites=("$@")
 if ((${#suites[@]} == 0)); then
 	suites=(Tests/kernel/060-corrupt-media.host.sh Tests/kernel/060-corrupt-media.sh
 		Tests/kernel/061-hostile-sysfs.sh Tests/kernel/062-faults.sh Tests/kernel/063-concurrency.sh)
-	[[ -e Tests/kernel/035-powercut.host.sh ]] && suites+=(Tests/kernel/035-powercut.host.sh)
+	suites+=(Tests/kernel/035-powercut.host.sh Tests/kernel/036-powercut-fs.host.sh
+		Tests/kernel/065-powercut-meta.host.sh)
 fi
 
 export RESULTS_ROOT=$repo/results/soak
@@ -64,6 +66,11 @@ for s in "${suites[@]}"; do
 	((f == 0)) || failed+=("$(basename "$s" .sh)")
 	grep -h '^TALLY ' "$RESULTS_ROOT/$(basename "$s" .sh)"/*.out 2>/dev/null | cut -d' ' -f2- >>"$tmp/tally"
 	cat "$RESULTS_ROOT/$(basename "$s" .sh)/tally.txt" >>"$tmp/tally" 2>/dev/null
+	if [[ $(basename "$s") == 036-powercut-fs.host.sh ]]; then
+		grep -ho '[0-9]* acknowledged fsynced operations checked over [0-9]* power cuts' \
+			"$RESULTS_ROOT/036-powercut-fs.host"/*.out 2>/dev/null |
+			awk '{ print "fs_ops_checked", $1; print "power_cuts", $7 }' >>"$tmp/tally"
+	fi
 	if [[ $(basename "$s") == 035-powercut.host.sh ]]; then
 		grep -ho 'acknowledged block writes checked: [0-9]* over [0-9]* power cuts' \
 			"$RESULTS_ROOT/035-powercut.host"/*.out 2>/dev/null |
