@@ -109,11 +109,6 @@ static bool cache_wb_wanted(struct pcache_cache *cache)
 			  msecs_to_jiffies(READ_ONCE(writeback_idle_ms)));
 }
 
-struct cache_wb_piece {
-	u64	off;
-	u32	len;
-};
-
 static bool cache_wb_overlaps(struct cache_wb_range *r, u32 nr, u64 off, u32 len)
 {
 	u32 i;
@@ -134,31 +129,31 @@ static void cache_wb_error(struct pcache_cache *cache, const char *what, int err
 	queue_delayed_work(cache->wq, &cache->wb_work, HZ);
 }
 
-/* Write @p of @key; a piece overlapping one of this batch waits for it. */
+/* Write @key back; a key overlapping one of this batch waits for the batch. */
 static int cache_wb_issue(struct pcache_cache *cache, struct cache_wb_io *io, u32 *nr_ranges,
-			  const struct pcache_key *key, const struct cache_wb_piece *p)
+			  const struct pcache_key *key)
 {
 	struct cache_wb_range *r = cache->wb_ranges;
-	u32 seg_off = key->seg_off + (u32)(p->off - key->off), done, n;
+	u32 done, n;
 	int ret;
 
-	if (*nr_ranges == PCACHE_WB_RANGES || cache_wb_overlaps(r, *nr_ranges, p->off, p->len)) {
+	if (*nr_ranges == PCACHE_WB_RANGES || cache_wb_overlaps(r, *nr_ranges, key->off, key->len)) {
 		ret = cache_wb_wait(io);
 		if (ret)
 			return ret;
 		*nr_ranges = 0;
 	}
-	r[*nr_ranges].off = p->off;
-	r[*nr_ranges].len = p->len;
+	r[*nr_ranges].off = key->off;
+	r[*nr_ranges].len = key->len;
 	(*nr_ranges)++;
-	for (done = 0; done < p->len; done += n) {
-		n = min(p->len - done, PCACHE_WB_IO_MAX);
+	for (done = 0; done < key->len; done += n) {
+		n = min(key->len - done, PCACHE_WB_IO_MAX);
 		atomic_inc(&io->pending);
 		backing_dev_write_pmem(cache->backing_dev,
-				       cache_data_addr(cache, key->seg, seg_off + done),
-				       p->off + done, n, cache_wb_done, io);
+				       cache_data_addr(cache, key->seg, key->seg_off + done),
+				       key->off + done, n, cache_wb_done, io);
 	}
-	atomic64_add(p->len, &cache->writeback_bytes);
+	atomic64_add(key->len, &cache->writeback_bytes);
 	return 0;
 }
 
@@ -172,7 +167,6 @@ static int cache_wb_kset(struct pcache_cache *cache, struct cache_wb_io *io, u32
 {
 	struct pcache_kset_onmedia *hdr = cache->wb_kset_buf;
 	struct pcache_key_onmedia *k = cache->wb_kset_buf + PCACHE_KSET_HDR_SIZE;
-	struct cache_wb_piece piece;
 	struct pcache_key key;
 	u32 i, nr = le16_to_cpu(hdr->key_num), crc;
 	int ret;
@@ -198,9 +192,7 @@ static int cache_wb_kset(struct pcache_cache *cache, struct cache_wb_io *io, u32
 				continue;
 			}
 		}
-		piece.off = key.off;
-		piece.len = key.len;
-		ret = cache_wb_issue(cache, io, nr_ranges, &key, &piece);
+		ret = cache_wb_issue(cache, io, nr_ranges, &key);
 		if (ret)
 			return ret;
 	}
@@ -223,11 +215,6 @@ void cache_writeback_fn(struct work_struct *work)
 	init_completion(&io.done);
 
 	while (!READ_ONCE(cache->stopping)) {
-		if (!cache_wb_wanted(cache)) {
-			/* look again later: the cache may have become idle */
-			queue_delayed_work(cache->wq, &cache->wb_work, PCACHE_WB_RECHECK);
-			break;
-		}
 		spin_lock(&cache->log_lock);
 		head = cache->key_head;
 		spin_unlock(&cache->log_lock);
@@ -236,6 +223,11 @@ void cache_writeback_fn(struct work_struct *work)
 		spin_unlock(&cache->pos_lock);
 		if (cache_pos_eq(&cur, &head))
 			break;
+		if (!cache_wb_wanted(cache)) {
+			/* look again later: the cache may have become idle */
+			queue_delayed_work(cache->wq, &cache->wb_work, PCACHE_WB_RECHECK);
+			break;
+		}
 
 		keys = 0;
 		bytes = 0;
