@@ -55,7 +55,7 @@ echo "==== fuzz (${FUZZ_SECONDS:=30}s)"
 t1=$(date +%s)
 if Tests/fuzz/run.sh "$FUZZ_SECONDS" >results/fuzz.log 2>&1; then
 	swift_pass=$((swift_pass + 1))
-	echo "---- fuzz: passed ($(($(date +%s) - t1))s; $(grep -oE 'cov: [0-9]+' results/fuzz.log | tail -n 1), log in results/fuzz.log)"
+	echo "---- fuzz: passed ($(($(date +%s) - t1))s; $(sed -n 's/^Done \([0-9]*\) runs.*/\1 inputs/p' results/fuzz.log | tail -n 1), log in results/fuzz.log)"
 else
 	swift_fail=$((swift_fail + 1))
 	rc=1
