@@ -26,7 +26,17 @@
  *    written back as good data.
  *  - A clean stop (writeback_all) returns -EIO only after writeback made no
  *    progress for 30 s while failing; it logs "writeback N MiB left" every
- *    second meanwhile.
+ *    second meanwhile. It is clean only once every kset is in the log.
+ *  - Background writeback waits for writeback_idle_ms without I/O, used
+ *    segments past half of gc_percent, or writers waiting for space (the
+ *    original writes back at once): bursts are absorbed without competing
+ *    for CPU and disk. Every dirty key is still written, in log order.
+ *  - Replay refuses the start (EUCLEAN, one log line) when a damaged kset
+ *    has a valid kset right behind it, or a valid kset holds a key that is
+ *    out of range, claims a future generation or points into the key log:
+ *    the original ends the log at the damage and silently drops what
+ *    follows. A damaged kset with nothing valid behind it (a torn last
+ *    write) ends the log with a warning naming its position.
  */
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
