@@ -487,7 +487,11 @@ private struct Walk<Image: ImageSource> {
         let nextAt = Layout.dataOffset(segment: segment, offset: nextOff)
         let count = Int(min(Layout.segmentDataSize - nextOff, UInt64(Layout.ksetSizeMax)))
         return try image.withBytes(at: nextAt, count: count) { bytes in
-            (try? KeySet(decoding: bytes, region: region, offset: nextAt)) != nil ? nextAt : nil
+            // valid as the module's kset reader sees it: magic, key_num, crc and room for the terminator
+            guard let k = try? KeySet(decoding: bytes, region: region, offset: nextAt),
+                  k.isLast || nextOff + UInt64(k.size + Layout.ksetHeaderSize) <= Layout.segmentDataSize
+            else { return nil }
+            return nextAt
         }
     }
 
