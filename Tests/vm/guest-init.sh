@@ -20,7 +20,12 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts 2>/dev/null
 mount -t tmpfs tmpfs /dev/shm 2>/dev/null
 mount -t tmpfs tmpfs /run 2>/dev/null
-mount -t tmpfs tmpfs /tmp 2>/dev/null
+# A fresh /tmp, unless the repository itself lives there (a clone in /tmp):
+# the overlay root is writable anyway.
+case $(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) in
+/tmp/*) ;;
+*) mount -t tmpfs tmpfs /tmp 2>/dev/null ;;
+esac
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config 2>/dev/null
 hostname pcache-vm 2>/dev/null
