@@ -160,12 +160,14 @@ static int cache_replay_damaged(struct pcache_cache *cache, const struct cache_p
 				const struct pcache_kset_onmedia *hdr)
 {
 	u32 nr = le16_to_cpu(hdr->key_num);
+	bool last = le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST;
+	bool nr_ok = nr && nr <= PCACHE_KSET_KEYS_MAX;
 	struct cache_pos next = *pos;
 	const char *why;
 
 	if (le64_to_cpu(hdr->magic) != PCACHE_KSET_MAGIC)
 		why = "bad magic";
-	else if (!(le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST) && (!nr || nr > PCACHE_KSET_KEYS_MAX))
+	else if (!last && !nr_ok)
 		why = "key count out of range";
 	else
 		why = "crc mismatch or past the segment end";
@@ -175,7 +177,7 @@ static int cache_replay_damaged(struct pcache_cache *cache, const struct cache_p
 	 * (terminator) before the kset was written over them, so a non-zero
 	 * key_num is the kset's own and its end is the terminator's place.
 	 */
-	if (!(le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST) && nr && nr <= PCACHE_KSET_KEYS_MAX) {
+	if (!last && nr_ok) {
 		next.off += PCACHE_KSET_HDR_SIZE + nr * PCACHE_KEY_SIZE;
 		if (!cache_kset_read(cache, &next, cache->wb_kset_buf)) {
 			pcache_err("%s: replay: kset at %u:%u is damaged (%s) but a valid kset follows at %u:%u; refusing to start, replaying up to the damage would drop dirty data (run pcachectl check)",
@@ -332,7 +334,7 @@ static void cache_free(struct pcache_cache *cache)
 	kvfree(cache->segs);
 	kfree(cache->wb_kset_buf);
 	kfree(cache->gc_kset_buf);
-	kvfree(cache->wb_ranges);
+	kvfree(cache->wb_keys);
 	mempool_destroy(cache->read_pool);
 	mempool_destroy(cache->page_pool);
 	mempool_destroy(cache->key_pool);
@@ -370,12 +372,11 @@ static int cache_alloc_mem(struct pcache_cache *cache, u32 queues)
 	cache->heads = kcalloc(queues, sizeof(*cache->heads), GFP_KERNEL);
 	cache->wb_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
 	cache->gc_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
-	cache->wb_ranges = kvcalloc(PCACHE_WB_RANGES,
-				    sizeof(*cache->wb_ranges), GFP_KERNEL);
+	cache->wb_keys = kvcalloc(PCACHE_WB_ENTRIES, sizeof(*cache->wb_keys), GFP_KERNEL);
 	cache->key_pool = mempool_create_slab_pool(1024, pcache_key_slab);
 	cache->page_pool = mempool_create_page_pool(4, 0);
 	if (!cache->segs || !cache->subtrees || !cache->ksets || !cache->heads ||
-	    !cache->wb_kset_buf || !cache->gc_kset_buf || !cache->wb_ranges ||
+	    !cache->wb_kset_buf || !cache->gc_kset_buf || !cache->wb_keys ||
 	    !cache->key_pool || !cache->page_pool || cache_req_init(cache))
 		return -ENOMEM;
 

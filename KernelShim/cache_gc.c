@@ -15,13 +15,6 @@ void cache_gc_kick(struct pcache_cache *cache)
 	queue_work(cache->wq, &cache->gc_work);
 }
 
-static bool cache_gc_wanted(struct pcache_cache *cache)
-{
-	return atomic_read(&cache->space_waiters) ||
-	       (u64)cache_used_segs(cache) * 100 >=
-	       (u64)cache->n_segs * READ_ONCE(cache->gc_percent);
-}
-
 static void cache_gc_drop_refs(struct pcache_cache *cache, void *buf)
 {
 	struct pcache_kset_onmedia *hdr = buf;
@@ -50,7 +43,7 @@ void cache_gc_fn(struct work_struct *work)
 	int ret;
 
 	cache_seg_reclaim(cache);
-	while (cache_gc_wanted(cache) && !READ_ONCE(cache->stopping)) {
+	while (cache_space_pressure(cache, 100) && !READ_ONCE(cache->stopping)) {
 		spin_lock(&cache->pos_lock);
 		tail = cache->key_tail;
 		dirty = cache->dirty_tail;

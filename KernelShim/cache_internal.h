@@ -32,10 +32,14 @@
 #define PCACHE_KEY_SIZE		((u32)sizeof(struct pcache_key_onmedia))
 #define PCACHE_KSET_FLUSH_DELAY	HZ
 
-/* Writeback issues at most this many bytes per bio and keys per batch. */
+/*
+ * Writeback issues at most this many bytes per bio and takes at most this
+ * many ksets per batch; a batch's entries (each key, plus one split) live
+ * in a preallocated array of PCACHE_WB_ENTRIES.
+ */
 #define PCACHE_WB_IO_MAX	(512U * 1024)
-#define PCACHE_WB_BATCH_KSETS	8
-#define PCACHE_WB_RANGES	(PCACHE_WB_BATCH_KSETS * PCACHE_KSET_KEYS_MAX)
+#define PCACHE_WB_BATCH_KSETS	16
+#define PCACHE_WB_ENTRIES	(2 * PCACHE_WB_BATCH_KSETS * PCACHE_KSET_KEYS_MAX)
 /* How often a waiting writeback looks again for idle time or a full cache. */
 #define PCACHE_WB_RECHECK	(HZ / 4)
 
@@ -162,7 +166,7 @@ struct pcache_cache {
 	struct work_struct	clean_work;
 	wait_queue_head_t	wb_wq;		/* writeback progress */
 	void			*wb_kset_buf;
-	struct cache_wb_range	*wb_ranges;
+	struct pcache_key	*wb_keys;	/* PCACHE_WB_ENTRIES */
 	void			*gc_kset_buf;
 	bool			wb_err_logged;
 	bool			log_err_logged;
@@ -178,11 +182,6 @@ struct pcache_cache {
 	atomic64_t		fills, writeback_bytes, space_waits, key_segs;
 };
 
-struct cache_wb_range {
-	u64	off;
-	u32	len;
-};
-
 static inline void *cache_seg_base(struct pcache_cache *cache, u32 seg)
 {
 	return pcache_seg_addr(cache->cache_dev, cache->segs[seg].phys);
@@ -196,6 +195,17 @@ static inline void *cache_data_addr(struct pcache_cache *cache, u32 seg, u32 off
 static inline u32 cache_used_segs(struct pcache_cache *cache)
 {
 	return cache->n_segs - READ_ONCE(cache->free_segs);
+}
+
+/*
+ * Space pressure: writers wait for space, or used segments reached @pct
+ * percent of the gc_percent threshold (GC acts at 100, writeback at 50).
+ */
+static inline bool cache_space_pressure(struct pcache_cache *cache, u32 pct)
+{
+	return atomic_read(&cache->space_waiters) ||
+	       (u64)cache_used_segs(cache) * 100 * 100 >=
+	       (u64)cache->n_segs * READ_ONCE(cache->gc_percent) * pct;
 }
 
 /* cache_segment.c */
@@ -216,8 +226,15 @@ int cache_data_crc(struct pcache_cache *cache, u32 seg, u32 off, u32 len, u32 *c
 /* cache_key.c */
 struct pcache_key *cache_key_alloc(struct pcache_cache *cache);
 void cache_key_free(struct pcache_cache *cache, struct pcache_key *key);
-void cache_key_insert(struct pcache_cache *cache, struct cache_subtree *st,
-		      struct pcache_key *key, struct pcache_key **spare);
+void cache_key_insert_tree(struct pcache_cache *cache, struct cache_subtree *st,
+			   struct pcache_key *key, struct pcache_key **spare, bool pooled);
+
+/* Insert into the index (entries from the key mempool). */
+static inline void cache_key_insert(struct pcache_cache *cache, struct cache_subtree *st,
+				    struct pcache_key *key, struct pcache_key **spare)
+{
+	cache_key_insert_tree(cache, st, key, spare, true);
+}
 struct pcache_key *cache_key_first_after(struct cache_subtree *st, u64 off);
 bool cache_key_stale(struct pcache_cache *cache, const struct pcache_key *key);
 bool cache_range_empty(struct cache_subtree *st, u64 off, u32 len);

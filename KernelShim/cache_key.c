@@ -92,17 +92,21 @@ static void cache_key_link(struct cache_subtree *st, struct pcache_key *key)
 }
 
 /*
- * cache_key_insert - insert @key into @st; the newer key wins every overlap.
- * @spare: a preallocated entry, consumed (set to NULL) if an older entry
- *         has to be split around @key.
- * Caller holds st->lock.
+ * cache_key_insert_tree - insert @key into @st; the newer key wins every
+ * overlap.
+ * @spare:  a preallocated entry, consumed (set to NULL) if an older entry
+ *          has to be split around @key.
+ * @pooled: entries come from the key mempool and are freed when they are
+ *          fully overwritten (the index); otherwise they belong to the
+ *          caller's array and are only unlinked (a writeback batch).
+ * Caller holds st->lock if @st is shared.
  *
  *   older T:  |-----------------------|
  *   new K:          |=======|
  *   result:   |-T---|=======|-spare---|
  */
-void cache_key_insert(struct pcache_cache *cache, struct cache_subtree *st,
-		      struct pcache_key *key, struct pcache_key **spare)
+void cache_key_insert_tree(struct pcache_cache *cache, struct cache_subtree *st,
+			   struct pcache_key *key, struct pcache_key **spare, bool pooled)
 {
 	u64 s = key->off, e = cache_key_end(key);
 	struct pcache_key *t = cache_key_first_after(st, s), *next, *tail;
@@ -134,7 +138,8 @@ void cache_key_insert(struct pcache_cache *cache, struct cache_subtree *st,
 			t->len -= delta;
 		} else {
 			rb_erase(&t->node, &st->root);
-			cache_key_free(cache, t);
+			if (pooled)
+				cache_key_free(cache, t);
 		}
 		t = next;
 	}

@@ -2,17 +2,20 @@
 /*
  * cache_writeback.c - write dirty keys back in log order.
  *
- * The worker takes up to PCACHE_WB_BATCH_KSETS ksets from dirty_tail,
- * writes their dirty keys from pmem to the backing device (concurrently,
- * except that a key overlapping one already issued in the batch waits for
- * the batch so far: the later write must land last), flushes the backing
- * device and only then advances and persists dirty_tail. After a crash the
- * unfinished batch is simply written again.
+ * The worker takes up to PCACHE_WB_BATCH_KSETS ksets from dirty_tail and
+ * folds their dirty keys, in log order, into a batch tree where the later
+ * key wins every overlap (as in the index, but only within the batch).
+ * What is left is disjoint: it is written from pmem to the backing device
+ * all at once, in offset order, adjacent pieces merged; then the backing
+ * device is flushed and only then dirty_tail advances and is persisted.
+ * After a crash the unfinished batch is simply written again.
  *
- * Every dirty key is written, overwritten or not, so that after each batch
+ * Keys overwritten by a later key of the same batch are not written; every
+ * other dirty key is, overwritten later or not, so that after each batch
  * the backing device holds a prefix of the write history (old data, then
  * new): if the pmem device is ever lost, the backing disk is an older but
- * consistent image.
+ * consistent image. Only the states inside a batch, which no flush ever
+ * exposed as durable, are skipped.
  *
  * Writeback runs when the cache has been idle for writeback_idle_ms, when
  * used segments pass half of gc_percent, when writers wait for space, and
@@ -102,21 +105,9 @@ MODULE_PARM_DESC(writeback_idle_ms,
 
 static bool cache_wb_wanted(struct pcache_cache *cache)
 {
-	return READ_ONCE(cache->wb_drain) || atomic_read(&cache->space_waiters) ||
-	       (u64)cache_used_segs(cache) * 200 >=
-	       (u64)cache->n_segs * READ_ONCE(cache->gc_percent) ||
+	return READ_ONCE(cache->wb_drain) || cache_space_pressure(cache, 50) ||
 	       time_after(jiffies, READ_ONCE(cache->last_io) +
 			  msecs_to_jiffies(READ_ONCE(writeback_idle_ms)));
-}
-
-static bool cache_wb_overlaps(struct cache_wb_range *r, u32 nr, u64 off, u32 len)
-{
-	u32 i;
-
-	for (i = 0; i < nr; i++)
-		if (off < r[i].off + r[i].len && r[i].off < off + len)
-			return true;
-	return false;
 }
 
 static void cache_wb_error(struct pcache_cache *cache, const char *what, int err)
@@ -129,74 +120,100 @@ static void cache_wb_error(struct pcache_cache *cache, const char *what, int err
 	queue_delayed_work(cache->wq, &cache->wb_work, HZ);
 }
 
-/* Write @key back; a key overlapping one of this batch waits for the batch. */
-static int cache_wb_issue(struct pcache_cache *cache, struct cache_wb_io *io, u32 *nr_ranges,
-			  const struct pcache_key *key)
-{
-	struct cache_wb_range *r = cache->wb_ranges;
-	u32 done, n;
-	int ret;
-
-	if (*nr_ranges == PCACHE_WB_RANGES || cache_wb_overlaps(r, *nr_ranges, key->off, key->len)) {
-		ret = cache_wb_wait(io);
-		if (ret)
-			return ret;
-		*nr_ranges = 0;
-	}
-	r[*nr_ranges].off = key->off;
-	r[*nr_ranges].len = key->len;
-	(*nr_ranges)++;
-	for (done = 0; done < key->len; done += n) {
-		n = min(key->len - done, PCACHE_WB_IO_MAX);
-		atomic_inc(&io->pending);
-		backing_dev_write_pmem(cache->backing_dev,
-				       cache_data_addr(cache, key->seg, key->seg_off + done),
-				       key->off + done, n, cache_wb_done, io);
-	}
-	atomic64_add(key->len, &cache->writeback_bytes);
-	return 0;
-}
+/* A batch: its tree and the entries of wb_keys used so far. */
+struct cache_wb_batch {
+	struct cache_subtree	tree;
+	u32			used;
+};
 
 /*
- * Issue the writes of one kset's dirty keys. Keys whose data_crc no longer
- * matches are not written (the read path reports them too).
+ * Fold one kset's dirty keys into @b. Keys whose data_crc no longer
+ * matches are left out (the read path reports them too).
  * Return: non-CLEAN keys seen and their bytes through @keys/@bytes.
  */
-static int cache_wb_kset(struct pcache_cache *cache, struct cache_wb_io *io, u32 *nr_ranges,
-			 u64 *keys, u64 *bytes)
+static void cache_wb_kset(struct pcache_cache *cache, struct cache_wb_batch *b,
+			  u64 *keys, u64 *bytes)
 {
 	struct pcache_kset_onmedia *hdr = cache->wb_kset_buf;
 	struct pcache_key_onmedia *k = cache->wb_kset_buf + PCACHE_KSET_HDR_SIZE;
-	struct pcache_key key;
+	struct pcache_key *key, *spare;
 	u32 i, nr = le16_to_cpu(hdr->key_num), crc;
 	int ret;
 
 	for (i = 0; i < nr; i++) {
-		if (!cache_key_decode(cache, &k[i], &key)) {
+		/* at most two entries per key: PCACHE_WB_ENTRIES covers a full batch */
+		if (WARN_ON_ONCE(b->used + 2 > PCACHE_WB_ENTRIES))
+			return;
+		key = &cache->wb_keys[b->used];
+		if (!cache_key_decode(cache, &k[i], key)) {
 			pcache_err("%s: writeback: skipping out-of-range key %u of a kset",
 				   cache->name, i);
 			continue;
 		}
-		if (key.flags & CACHE_KEY_F_CLEAN)
+		if (key->flags & CACHE_KEY_F_CLEAN)
 			continue;
 		(*keys)++;
-		*bytes += key.len;
-		if (cache_key_stale(cache, &key))
+		*bytes += key->len;
+		if (cache_key_stale(cache, key))
 			continue;
 		if (cache->data_crc) {
-			ret = cache_data_crc(cache, key.seg, key.seg_off, key.len, &crc);
-			if (ret || crc != key.data_crc) {
+			ret = cache_data_crc(cache, key->seg, key->seg_off, key->len, &crc);
+			if (ret || crc != key->data_crc) {
 				atomic64_inc(&cache->data_crc_errors);
 				pcache_err("%s: data_crc mismatch at backing offset %llu (cache segment %u offset %u len %u): not written back",
-					   cache->name, key.off, key.seg, key.seg_off, key.len);
+					   cache->name, key->off, key->seg, key->seg_off, key->len);
 				continue;
 			}
 		}
-		ret = cache_wb_issue(cache, io, nr_ranges, &key);
-		if (ret)
-			return ret;
+		RB_CLEAR_NODE(&key->node);
+		spare = &cache->wb_keys[b->used + 1];
+		cache_key_insert_tree(cache, &b->tree, key, &spare, false);
+		b->used += spare ? 1 : 2;
 	}
-	return 0;
+}
+
+/* Issue every piece of @b, merging neighbours adjacent on both devices. */
+static void cache_wb_issue(struct pcache_cache *cache, struct cache_wb_batch *b,
+			   struct cache_wb_io *io)
+{
+	struct pcache_key *cur = NULL, *key;
+	struct rb_node *n;
+	u64 off = 0;
+	u32 len = 0, seg = 0, seg_off = 0;
+
+	for (n = rb_first(&b->tree.root);; n = rb_next(n)) {
+		key = n ? rb_entry(n, struct pcache_key, node) : NULL;
+		if (key && cur && key->off == off + len && key->seg == seg &&
+		    key->seg_off == seg_off + len && len + key->len <= PCACHE_WB_IO_MAX) {
+			len += key->len;
+			continue;
+		}
+		if (cur) {
+			atomic_inc(&io->pending);
+			backing_dev_write_pmem(cache->backing_dev,
+					       cache_data_addr(cache, seg, seg_off),
+					       off, len, cache_wb_done, io);
+			atomic64_add(len, &cache->writeback_bytes);
+		}
+		if (!key)
+			break;
+		cur = key;
+		off = key->off;
+		len = key->len;
+		seg = key->seg;
+		seg_off = key->seg_off;
+		/* a key longer than a bio goes out in PCACHE_WB_IO_MAX pieces */
+		while (len > PCACHE_WB_IO_MAX) {
+			atomic_inc(&io->pending);
+			backing_dev_write_pmem(cache->backing_dev,
+					       cache_data_addr(cache, seg, seg_off),
+					       off, PCACHE_WB_IO_MAX, cache_wb_done, io);
+			atomic64_add(PCACHE_WB_IO_MAX, &cache->writeback_bytes);
+			off += PCACHE_WB_IO_MAX;
+			seg_off += PCACHE_WB_IO_MAX;
+			len -= PCACHE_WB_IO_MAX;
+		}
+	}
 }
 
 void cache_writeback_fn(struct work_struct *work)
@@ -204,10 +221,11 @@ void cache_writeback_fn(struct work_struct *work)
 	struct pcache_cache *cache = container_of(to_delayed_work(work), struct pcache_cache,
 						  wb_work);
 	struct pcache_kset_onmedia *hdr = cache->wb_kset_buf;
-	struct cache_pos head, cur;
+	struct cache_pos head, start, cur;
+	struct cache_wb_batch b;
 	struct cache_wb_io io;
 	u64 keys, bytes;
-	u32 nk, nr_ranges, next;
+	u32 nk, next;
 	int ret;
 
 	atomic_set(&io.pending, 1);
@@ -219,9 +237,9 @@ void cache_writeback_fn(struct work_struct *work)
 		head = cache->key_head;
 		spin_unlock(&cache->log_lock);
 		spin_lock(&cache->pos_lock);
-		cur = cache->dirty_tail;
+		start = cache->dirty_tail;
 		spin_unlock(&cache->pos_lock);
-		if (cache_pos_eq(&cur, &head))
+		if (cache_pos_eq(&start, &head))
 			break;
 		if (!cache_wb_wanted(cache)) {
 			/* look again later: the cache may have become idle */
@@ -231,8 +249,10 @@ void cache_writeback_fn(struct work_struct *work)
 
 		keys = 0;
 		bytes = 0;
-		nr_ranges = 0;
+		b.tree.root = RB_ROOT;
+		b.used = 0;
 		ret = 0;
+		cur = start;
 		for (nk = 0; nk < PCACHE_WB_BATCH_KSETS && !cache_pos_eq(&cur, &head); nk++) {
 			ret = cache_kset_read(cache, &cur, hdr);
 			if (ret)
@@ -248,23 +268,21 @@ void cache_writeback_fn(struct work_struct *work)
 				cur.off = 0;
 				continue;
 			}
-			ret = cache_wb_kset(cache, &io, &nr_ranges, &keys, &bytes);
-			if (ret)
-				break;
+			cache_wb_kset(cache, &b, &keys, &bytes);
 			cur.off += PCACHE_KSET_HDR_SIZE + le16_to_cpu(hdr->key_num) * PCACHE_KEY_SIZE;
 		}
-		if (ret) {
-			cache_wb_wait(&io);
-			cache_wb_error(cache, ret == -EIO ? "backing write failed" :
-				       "bad kset in the log", ret);
+		/* a bad kset: write back what precedes it; the next round reports it */
+		if (ret && cache_pos_eq(&cur, &start)) {
+			cache_wb_error(cache, "bad kset in the log", ret);
 			break;
 		}
+		cache_wb_issue(cache, &b, &io);
 		ret = cache_wb_wait(&io);
 		if (ret) {
 			cache_wb_error(cache, "backing write failed", ret);
 			break;
 		}
-		ret = backing_dev_flush(cache->backing_dev);
+		ret = RB_EMPTY_ROOT(&b.tree.root) ? 0 : backing_dev_flush(cache->backing_dev);
 		if (ret) {
 			cache_wb_error(cache, "backing flush failed", ret);
 			break;

@@ -46,7 +46,9 @@ export VM_APPEND="pcache_soak=$mult"
 export PCACHE_SOAK=$mult PCACHE_POWERCUTS=$cuts PCACHE_FS_POWERCUTS=$((cuts / 4 > 5 ? cuts / 4 : 5))
 export RUN_ALL_TIMEOUT=$((86400 * 7))
 mkdir -p "$RESULTS_ROOT"
-tmp=$(mktemp -d /tmp/pcache-soak.XXXXXX)
+# The scaled copies live inside the repository: the guest sees the checkout,
+# not the host's /tmp.
+tmp=$(mktemp -d "$RESULTS_ROOT/.suites.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 t0=$(date +%s)
@@ -62,6 +64,10 @@ for s in "${suites[@]}"; do
 	p=$(grep -c '^PASS ' <<<"$out")
 	f=$(grep -c '^FAIL ' <<<"$out")
 	k=$(grep -c '^SKIP ' <<<"$out")
+	if ((p + f + k == 0)); then
+		echo "soak: $(basename "$s") ran no test"
+		f=1
+	fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + k))
 	((f == 0)) || failed+=("$(basename "$s" .sh)")
 	grep -h '^TALLY ' "$RESULTS_ROOT/$(basename "$s" .sh)"/*.out 2>/dev/null | cut -d' ' -f2- >>"$tmp/tally"
