@@ -231,6 +231,11 @@ int cache_replay(struct pcache_cache *cache)
 				    cache->name, pos.seg, pos.off);
 			break;
 		}
+		if (ret == -EOPNOTSUPP) {
+			pcache_err("%s: replay: kset at %u:%u has unknown flags 0x%x (written by a newer format?); refusing to start (run pcachectl check)",
+				   cache->name, pos.seg, pos.off, le16_to_cpu(hdr->flags));
+			return -EUCLEAN;
+		}
 		if (ret == -EBADMSG) {
 			ret = cache_replay_damaged(cache, &pos, hdr);
 			if (ret)

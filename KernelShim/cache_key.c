@@ -380,6 +380,12 @@ int cache_key_commit(struct pcache_cache *cache, struct cache_subtree *st,
 	return 0;
 }
 
+/* A sealed kset with flags this module does not know: a newer format, not a torn write. */
+static int cache_kset_flags_known(const struct pcache_kset_onmedia *hdr)
+{
+	return le16_to_cpu(hdr->flags) & ~PCACHE_KSET_F_LAST ? -EOPNOTSUPP : 0;
+}
+
 /*
  * cache_kset_read - read and check the kset at @pos into @buf
  * (PCACHE_KSET_SIZE_MAX bytes) with machine-check-safe copies.
@@ -387,7 +393,8 @@ int cache_key_commit(struct pcache_cache *cache, struct cache_subtree *st,
  * the keys themselves by cache_key_decode().
  * Return: 0; -ENOENT at the end of the log (the all-zero header written
  * ahead of every kset); -EBADMSG for a torn or corrupt kset (anything else
- * that fails magic, key_num or CRC); -EIO on a media error; -ERANGE for a
+ * that fails magic, key_num or CRC); -EOPNOTSUPP for a sealed kset with
+ * flags this module does not know; -EIO on a media error; -ERANGE for a
  * bad @pos.
  */
 int cache_kset_read(struct pcache_cache *cache, const struct cache_pos *pos, void *buf)
@@ -408,7 +415,7 @@ int cache_kset_read(struct pcache_cache *cache, const struct cache_pos *pos, voi
 		if (hdr->key_num ||
 		    le32_to_cpu(hdr->crc) != pcache_crc(buf + 4, PCACHE_KSET_HDR_SIZE - 4))
 			return -EBADMSG;
-		return 0;
+		return cache_kset_flags_known(hdr);
 	}
 	nr = le16_to_cpu(hdr->key_num);
 	if (!nr || nr > PCACHE_KSET_KEYS_MAX)
@@ -421,7 +428,7 @@ int cache_kset_read(struct pcache_cache *cache, const struct cache_pos *pos, voi
 		return -EIO;
 	if (le32_to_cpu(hdr->crc) != pcache_crc(buf + 4, size - 4))
 		return -EBADMSG;
-	return 0;
+	return cache_kset_flags_known(hdr);
 }
 
 /*

@@ -161,6 +161,13 @@ static int segment_chain_claim(struct pcache_cache_dev *cache_dev, u32 backing_i
 			idx++;
 			goto release;
 		}
+		if (le16_to_cpu(info.flags) & ~PCACHE_SEG_F_HAS_NEXT) {
+			cache_dev_err(cache_dev, "backing_dev%u: chain index %u: segment %u info has unknown flags 0x%x",
+				      backing_id, idx, seg, le16_to_cpu(info.flags));
+			ret = -EINVAL;
+			idx++;
+			goto release;
+		}
 		has_next = le16_to_cpu(info.flags) & PCACHE_SEG_F_HAS_NEXT;
 		if (idx + 1 < n && !has_next) {
 			cache_dev_err(cache_dev, "backing_dev%u: chain ends at segment %u after %u segments, record says cache_segs %u",
