@@ -200,7 +200,8 @@ static int cache_replay_damaged(struct pcache_cache *cache, const struct cache_p
  * With data_crc, a dirty key whose data fails its crc stays indexed as
  * BAD (reads fail, writeback skips it); a clean one is dropped.
  * Return: 0, or -EIO on a media error, -EUCLEAN when a damaged kset sits in
- * the middle of the log (see cache_replay_damaged()) or a key is corrupt.
+ * the middle of the log (see cache_replay_damaged()), the log ends at damage
+ * before dirty_tail, a kset has unknown flags or a key is corrupt.
  */
 int cache_replay(struct pcache_cache *cache)
 {
@@ -210,7 +211,7 @@ int cache_replay(struct pcache_cache *cache)
 	struct cache_pos pos = cache->key_tail, bad_pos = { };
 	u64 nksets = 0, nkeys = 0, nstale = 0, nbad = 0, ncorrupt = 0;
 	u64 log_dirty_keys = 0, log_dirty_bytes = 0;
-	bool past_dirty = false;
+	bool past_dirty = false, ends_damaged = false;
 	struct pcache_key *key;
 	struct cache_seg *s;
 	u32 i, nr, next;
@@ -229,6 +230,7 @@ int cache_replay(struct pcache_cache *cache)
 		if (ret == -ERANGE) {
 			pcache_warn("%s: replay: key log runs past the end of segment %u (offset %u) without a LAST kset, log ends there",
 				    cache->name, pos.seg, pos.off);
+			ends_damaged = true;
 			break;
 		}
 		if (ret == -EOPNOTSUPP) {
@@ -240,6 +242,7 @@ int cache_replay(struct pcache_cache *cache)
 			ret = cache_replay_damaged(cache, &pos, hdr);
 			if (ret)
 				return ret;
+			ends_damaged = true;
 			break;
 		}
 		if (ret)
@@ -250,6 +253,7 @@ int cache_replay(struct pcache_cache *cache)
 			if (next >= cache->n_segs || cache->segs[next].state != CACHE_SEG_FREE) {
 				pcache_err("%s: replay: kset at %u:%u links to invalid segment %u, log ends there",
 					   cache->name, pos.seg, pos.off, next);
+				ends_damaged = true;
 				break;
 			}
 			cache->segs[next].state = CACHE_SEG_KEY;
@@ -307,7 +311,18 @@ int cache_replay(struct pcache_cache *cache)
 			   cache->name, ncorrupt, bad_pos.seg, bad_pos.off);
 		return -EUCLEAN;
 	}
+	if (!past_dirty && ends_damaged) {
+		/*
+		 * Writeback only ever passes persisted ksets, so a log that
+		 * ends at damage before dirty_tail lost the ksets in between
+		 * (or key_tail is wrong): their dirty data would be dropped.
+		 */
+		pcache_err("%s: replay: the key log ends at damage before dirty_tail %u:%u; the ksets in between would be lost; refusing to start (run pcachectl check)",
+			   cache->name, cache->dirty_tail.seg, cache->dirty_tail.off);
+		return -EUCLEAN;
+	}
 	if (!past_dirty) {
+		/* a clean log end: writing back again from key_tail is harmless */
 		pcache_warn("%s: replay: dirty_tail %u:%u is not in the log, writing back from key_tail %u:%u",
 			    cache->name, cache->dirty_tail.seg, cache->dirty_tail.off,
 			    cache->key_tail.seg, cache->key_tail.off);

@@ -193,6 +193,10 @@ static bool cache_dev_sb_valid(struct pcache_cache_dev *cache_dev,
 			 le16_to_cpu(sb->version), PCACHE_FORMAT_VERSION);
 		return false;
 	}
+	if (le16_to_cpu(sb->flags)) {	/* version 1 defines no PCACHE_SB_F_* */
+		snprintf(why, len, "unknown flags 0x%x", le16_to_cpu(sb->flags));
+		return false;
+	}
 	if (le32_to_cpu(sb->feature_incompat)) {
 		snprintf(why, len, "unknown incompat features 0x%x",
 			 le32_to_cpu(sb->feature_incompat));

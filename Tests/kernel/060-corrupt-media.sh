@@ -57,11 +57,11 @@ teardown() {
 CORRUPT=$(rel_tool pcache-corrupt 2>/dev/null)
 
 # The cases `make test` runs: at least one per structure and field class.
-BOUNDED=" clean data-crc-clean sb0-crc sb-both-crc sb-version sb-incompat sb-seg-num-plus1 sb-seg-num-max
+BOUNDED=" clean data-crc-clean sb0-crc sb-both-crc sb-version sb-flags sb-incompat sb-seg-num-plus1 sb-seg-num-max
  sb-dev-size backing-latest-crc backing-both-crc backing-first-seg-max backing-cache-segs-max
  backing-path-no-nul seginfo-latest-crc seginfo-both-crc seginfo-next-max seginfo-loop-first
- seginfo-loop-self seginfo-owner seginfo-chain-short seginfo-flags gen-latest-crc gen-both-crc keytail-older-crc keytail-off-max
- dirtytail-seg-max kset0-crc kset-flags kset-keynum-129 kset-keynum-past-segment last-self last-loop-first
+ seginfo-loop-self seginfo-owner seginfo-chain-short seginfo-flags gen-latest-crc gen-both-crc keytail-older-crc keytail-off-max keytail-mid-kset
+ dirtytail-seg-max dirtytail-mid-kset kset0-crc kset-flags kset-keynum-129 kset-keynum-past-segment last-self last-loop-first
  key-len-zero key-off-overflow key-crosses-4m key-seg-off-max data-crc-mismatch "
 BOUNDED=" $(echo $BOUNDED) " # one line, every name between blanks
 

@@ -280,7 +280,7 @@ func allCases() -> [Case] {
     add("sb-ro-compat", .any, "unknown ro_compat feature bit (read-only or refused)") { i, _ in
         try bothSuperblocks(i) { $0.featureRoCompat = 0x4 }
     }
-    add("sb-flags", .any, "unknown superblock flag") { i, _ in try bothSuperblocks(i) { $0.flags = 0x8000 } }
+    add("sb-flags", .refuse, "unknown superblock flag") { i, _ in try bothSuperblocks(i) { $0.flags = 0x8000 } }
     add("sb-seg-num-plus1", .refuse, "seg_num one more than fits") { i, b in
         try bothSuperblocks(i) { $0.segmentCount = b.superblock.segmentCount + 1 }
     }
