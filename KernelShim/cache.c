@@ -201,7 +201,8 @@ static int cache_replay_damaged(struct pcache_cache *cache, const struct cache_p
  * BAD (reads fail, writeback skips it); a clean one is dropped.
  * Return: 0, or -EIO on a media error, -EUCLEAN when a damaged kset sits in
  * the middle of the log (see cache_replay_damaged()), the log ends at damage
- * before dirty_tail, a kset has unknown flags or a key is corrupt.
+ * before dirty_tail, a LAST kset links to an invalid segment, a kset has
+ * unknown flags or a key is corrupt.
  */
 int cache_replay(struct pcache_cache *cache)
 {
@@ -251,10 +252,10 @@ int cache_replay(struct pcache_cache *cache)
 		if (le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST) {
 			next = le32_to_cpu(hdr->next_cache_seg);
 			if (next >= cache->n_segs || cache->segs[next].state != CACHE_SEG_FREE) {
-				pcache_err("%s: replay: kset at %u:%u links to invalid segment %u, log ends there",
+				/* sealed by its crc, so not a torn write: the rest of the log is unreachable */
+				pcache_err("%s: replay: kset at %u:%u links to invalid segment %u; refusing to start, the log behind it is unreachable (run pcachectl check)",
 					   cache->name, pos.seg, pos.off, next);
-				ends_damaged = true;
-				break;
+				return -EUCLEAN;
 			}
 			cache->segs[next].state = CACHE_SEG_KEY;
 			pos.seg = next;
