@@ -263,6 +263,7 @@ void cache_writeback_fn(struct work_struct *work);
 bool cache_is_clean(struct pcache_cache *cache);
 void cache_pos_persist(struct pcache_cache *cache, bool key_tail);
 void cache_writeback_kick(struct pcache_cache *cache);
+void cache_writeback_nudge(struct pcache_cache *cache);
 
 /* cache_gc.c */
 void cache_gc_fn(struct work_struct *work);

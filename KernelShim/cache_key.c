@@ -291,7 +291,7 @@ static int cache_kset_persist_locked(struct cache_kset *kset)
 	kset->nr = 0;
 	kset->dirty_keys = 0;
 	kset->dirty_bytes = 0;
-	cache_writeback_kick(cache);
+	cache_writeback_nudge(cache);
 	return 0;
 }
 

@@ -22,6 +22,7 @@
  * always to the end on a clean stop: until then the cache absorbs bursts
  * and rewrites without competing with them for the CPU and the disk.
  */
+#include <linux/blkdev.h>
 #include <linux/completion.h>
 #include <linux/moduleparam.h>
 
@@ -97,6 +98,16 @@ void cache_writeback_kick(struct pcache_cache *cache)
 	mod_delayed_work(cache->wq, &cache->wb_work, 0);
 }
 
+/*
+ * New dirty data: make sure the worker looks at it, but leave a pending
+ * recheck (PCACHE_WB_RECHECK) alone rather than waking the worker for
+ * every kset while writers are busy.
+ */
+void cache_writeback_nudge(struct pcache_cache *cache)
+{
+	queue_delayed_work(cache->wq, &cache->wb_work, 0);
+}
+
 /* Idle time before background writeback starts (a tunable, and a testing aid). */
 static unsigned int writeback_idle_ms = 1000;
 module_param(writeback_idle_ms, uint, 0644);
@@ -140,10 +151,8 @@ static void cache_wb_kset(struct pcache_cache *cache, struct cache_wb_batch *b,
 	u32 i, nr = le16_to_cpu(hdr->key_num), crc;
 	int ret;
 
+	/* the caller left room for two entries (a key and a split) per key */
 	for (i = 0; i < nr; i++) {
-		/* at most two entries per key: PCACHE_WB_ENTRIES covers a full batch */
-		if (WARN_ON_ONCE(b->used + 2 > PCACHE_WB_ENTRIES))
-			return;
 		key = &cache->wb_keys[b->used];
 		if (!cache_key_decode(cache, &k[i], key)) {
 			pcache_err("%s: writeback: skipping out-of-range key %u of a kset",
@@ -177,10 +186,13 @@ static void cache_wb_issue(struct pcache_cache *cache, struct cache_wb_batch *b,
 			   struct cache_wb_io *io)
 {
 	struct pcache_key *cur = NULL, *key;
+	struct blk_plug plug;
 	struct rb_node *n;
 	u64 off = 0;
 	u32 len = 0, seg = 0, seg_off = 0;
 
+	/* one plug: the backing queue sees the batch in runs, not bio by bio */
+	blk_start_plug(&plug);
 	for (n = rb_first(&b->tree.root);; n = rb_next(n)) {
 		key = n ? rb_entry(n, struct pcache_key, node) : NULL;
 		if (key && cur && key->off == off + len && key->seg == seg &&
@@ -214,6 +226,7 @@ static void cache_wb_issue(struct pcache_cache *cache, struct cache_wb_batch *b,
 			len -= PCACHE_WB_IO_MAX;
 		}
 	}
+	blk_finish_plug(&plug);
 }
 
 void cache_writeback_fn(struct work_struct *work)
@@ -254,6 +267,8 @@ void cache_writeback_fn(struct work_struct *work)
 		ret = 0;
 		cur = start;
 		for (nk = 0; nk < PCACHE_WB_BATCH_KSETS && !cache_pos_eq(&cur, &head); nk++) {
+			if (b.used + 2 * PCACHE_KSET_KEYS_MAX > PCACHE_WB_ENTRIES)
+				break;
 			ret = cache_kset_read(cache, &cur, hdr);
 			if (ret)
 				break;

@@ -21,6 +21,16 @@ wipe() { # forget every cache's metadata on both devices
 }
 
 # ---- fio jobs: name, then fio arguments (the target is appended) ----
+# Burst jobs run first, on the freshly set-up, empty cache, and stop after a
+# fixed volume (--io_size) that fits every cache here (64 MiB, then 2 x 96
+# MiB): they measure a cache absorbing writes. The timed jobs after them
+# write several times the cache size within their 15 s, so for a cache that
+# must write back what it logged they measure the backing disk as well. The
+# read-hit job first waits for the caches to settle (settle below).
+BURST_JOBS=(
+	"burst-randwrite-4k-qd1|--rw=randwrite --bs=4k --ioengine=psync --iodepth=1 --numjobs=1 --size=256M --io_size=64M"
+	"burst-randwrite-4k-2x16|--rw=randwrite --bs=4k --ioengine=libaio --iodepth=16 --numjobs=2 --size=256M --io_size=96M"
+)
 JOBS=(
 	"randwrite-4k-qd1|--rw=randwrite --bs=4k --ioengine=psync --iodepth=1 --numjobs=1 --size=256M"
 	"randwrite-4k-2x16|--rw=randwrite --bs=4k --ioengine=libaio --iodepth=16 --numjobs=2 --size=256M"
@@ -30,11 +40,49 @@ JOBS=(
 	"mixed-70r30w-4k|--rw=randrw --rwmixread=70 --bs=4k --ioengine=libaio --iodepth=16 --numjobs=2 --size=256M"
 )
 
+run_fio() { # config target name args...: one job, JSON to $OUT/config/name.json
+	local config=$1 target=$2 name=$3
+	shift 3
+	fio --name="$name" --filename="$target" "$@" --direct=1 --group_reporting \
+		--randrepeat=0 --percentile_list=50:99:99.9 --output-format=json \
+		--output="$OUT/$config/$name.json" || { log "$config $name: fio failed"; return 1; }
+	log "$config $name done"
+}
+
+# Wait (at most 60 s) until a cache's background writeback has finished or
+# stopped making progress, so that the read-hit job measures the read path
+# rather than reads competing with writeback of the write jobs before it.
+# dm-writecache stays below its high watermark here and does not write back.
+settle() { # config
+	local cur prev="" same=0 t
+	for t in $(seq 60); do
+		case $1 in
+		pcache) cur=$(sed -n 's/^dirty_bytes //p' /sys/bus/pcache/devices/cache_dev0/backing_dev0/stats) ;;
+		bcache) cur=$(cat /sys/block/bcache0/bcache/dirty_data) ;;
+		*) return 0 ;;
+		esac
+		[ "$cur" = 0 ] && break
+		if [ "$cur" = "$prev" ]; then
+			same=$((same + 1))
+			[ "$same" -ge 3 ] && break
+		else
+			same=0
+		fi
+		prev=$cur
+		sleep 1
+	done
+	log "$1: settled after ${t}s, dirty: $cur"
+}
+
 run_jobs() { # config target
 	local config=$1 target=$2 job name args
 	mkdir -p "$OUT/$config"
 	# fio would happily benchmark a regular file of that name on tmpfs.
 	[ -b "$target" ] || { log "$config: $target is not a block device"; return 1; }
+	for job in "${BURST_JOBS[@]}"; do
+		# shellcheck disable=SC2086
+		run_fio "$config" "$target" "${job%%|*}" ${job#*|} --runtime=120 || return 1
+	done
 	# The read-hit job reads what this prefill wrote through the cache.
 	fio --name=prefill --filename="$target" --rw=write --bs=1M --size=256M \
 		--direct=1 --ioengine=libaio --iodepth=4 --output=/dev/null || return 1
@@ -44,12 +92,9 @@ run_jobs() { # config target
 		if [ "$config" = pmem ] && [ "$name" = randread-4k-miss ]; then
 			args=${args/--offset=1G --size=2G/--offset=0 --size=768M}
 		fi
+		[ "$name" = randread-4k-hit ] && settle "$config"
 		# shellcheck disable=SC2086
-		fio --name="$name" --filename="$target" $args --direct=1 --time_based \
-			--runtime="$BENCH_RUNTIME" --group_reporting --randrepeat=0 \
-			--percentile_list=50:99:99.9 --output-format=json \
-			--output="$OUT/$config/$name.json" || { log "$config $name: fio failed"; return 1; }
-		log "$config $name done"
+		run_fio "$config" "$target" "$name" $args --time_based --runtime="$BENCH_RUNTIME" || return 1
 	done
 }
 
