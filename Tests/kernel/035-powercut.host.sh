@@ -17,6 +17,9 @@
 TIMEOUT=1800
 CUTS=${PCACHE_POWERCUTS:-10}
 
+# shellcheck source=powercut.bash
+. "$REPO/Tests/kernel/powercut.bash"
+
 # guest_script BOOT FIRST_SEQ
 guest_script() {
 	cat <<-EOS
@@ -91,51 +94,14 @@ test_replay_catches_flipped_data() {
 	rm -rf "$media"
 }
 
-# Appends the valid ACK lines of a console log to $ACKS as "<block> <seq>".
-collect_acks() {
-	python3 - "$1" "$ACKS" <<-'EOPY'
-		import re, sys, zlib
-		out = open(sys.argv[2], "a")
-		n = 0
-		for ln in open(sys.argv[1], errors="replace"):
-		    m = re.fullmatch(r"ACK (\d+) (\d+) ([0-9a-f]{8})\r?\n?", ln)
-		    if m and int(m.group(3), 16) == zlib.crc32(b"%s %s" % (m.group(1).encode(), m.group(2).encode())):
-		        out.write("%s %s\n" % (m.group(1), m.group(2)))
-		        n += 1
-		print(n)
-	EOPY
-}
+powercut_guest() { guest_script "$1" $(($1 * 1000000000)); }
 
 test_acked_writes_survive_power_cuts() {
-	local media=$SUITE_RESULTS/media boot name n total=0 console
+	local media=$SUITE_RESULTS/media
 	ACKS=$SUITE_RESULTS/acks.txt
 	: >"$ACKS"
 	vm_files "$media" 1024 1024 64 || fail "cannot create VM media"
-	for boot in $(seq 0 "$CUTS"); do
-		name=boot$boot
-		vm_start $name "$media" "$(guest_script $boot $((boot * 1000000000)))" || fail "$name did not boot"
-		console=$(vm_results $name)/console.log
-		if ! vm_wait_for $name '^=== MARK (checked|CHECK-FAILED)' 400 || grep -q '^=== MARK CHECK-FAILED' "$console"; then
-			grep -E '^BAD|^CHECK|pcache' "$console" | tail -n 20
-			fail "$name: acknowledged data lost or corrupt after power cut $boot (see $console)"
-		fi
-		grep -a '^CHECK ' "$console" | sed "s/^/$name: /"
-		if ((boot == CUTS)); then
-			vm_wait $name 300
-			grep -q '^=== MARK final-ok' "$console" || {
-				grep -aE '^BAD|^CHECK|pcache' "$console" | tail -n 20
-				fail "$name: clean stop or the backing disk check failed"
-			}
-			break
-		fi
-		vm_wait_for $name '^ACK ' 300 || fail "$name: no acknowledged write"
-		sleep $((RANDOM % 4 + 1))
-		vm_kill $name
-		n=$(collect_acks "$console")
-		total=$((total + n))
-		echo "$name: power cut after $n acknowledged block writes"
-		((n > 0)) || fail "$name: no ACK line parsed"
-	done
-	echo "total acknowledged block writes checked: $total over $CUTS power cuts"
+	powercut_loop "" "$media" ACK "block writes" '^CHECK ' 1 4
+	echo "total acknowledged block writes checked: $POWERCUT_ACKED over $CUTS power cuts"
 	rm -rf "$media"
 }

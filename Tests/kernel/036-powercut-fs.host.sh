@@ -15,6 +15,9 @@
 TIMEOUT=1500
 CUTS=${PCACHE_FS_POWERCUTS:-5}
 
+# shellcheck source=powercut.bash
+. "$REPO/Tests/kernel/powercut.bash"
+
 # guest_script FS BOOT FIRST_SEQ
 guest_script() {
 	local fs=$1 boot=$2 seq=$3
@@ -61,52 +64,16 @@ guest_script() {
 	EOS
 }
 
-# Appends the valid FACK lines of a console log to $ACKS as "<name> <seq>".
-collect_facks() {
-	python3 - "$1" "$ACKS" <<-'EOPY'
-		import re, sys, zlib
-		out = open(sys.argv[2], "a")
-		n = 0
-		for ln in open(sys.argv[1], errors="replace"):
-		    m = re.fullmatch(r"FACK (\S+) (\d+) ([0-9a-f]{8})\r?\n?", ln)
-		    if m and int(m.group(3), 16) == zlib.crc32(b"%s %s" % (m.group(1).encode(), m.group(2).encode())):
-		        out.write("%s %s\n" % (m.group(1), m.group(2)))
-		        n += 1
-		print(n)
-	EOPY
-}
+powercut_guest() { guest_script "$POWERCUT_FS" "$1" $(($1 * 1000000000)); }
 
 power_cuts_on() {
-	local fs=$1 media=$SUITE_RESULTS/media-$1 boot name n total=0 console
-	ACKS=$SUITE_RESULTS/facks-$fs.txt
+	local media=$SUITE_RESULTS/media-$1
+	POWERCUT_FS=$1
+	ACKS=$SUITE_RESULTS/facks-$1.txt
 	: >"$ACKS"
 	vm_files "$media" 1024 1024 64 || fail "cannot create VM media"
-	for boot in $(seq 0 "$CUTS"); do
-		name=$fs-boot$boot
-		vm_start $name "$media" "$(guest_script $fs $boot $((boot * 1000000000)))" || fail "$name did not boot"
-		console=$(vm_results $name)/console.log
-		if ! vm_wait_for $name '^=== MARK (checked|CHECK-FAILED)' 400 || grep -q '^=== MARK CHECK-FAILED' "$console"; then
-			grep -aE '^BAD|^FSCHECK|^FSCK|^=== MARK|pcache|EXT4-fs|XFS' "$console" | tail -n 25
-			fail "$name: acknowledged data lost, files corrupt or $fs not clean after power cut $boot (see $console)"
-		fi
-		grep -a -E '^FSCHECK|^FSCK' "$console" | sed "s/^/$name: /"
-		if ((boot == CUTS)); then
-			vm_wait $name 400
-			grep -q '^=== MARK final-ok' "$console" || {
-				grep -aE '^BAD|^FSCHECK|^FSCK|^=== MARK|pcache' "$console" | tail -n 20
-				fail "$name: clean stop, or $fs or the files on the backing disk alone, failed"
-			}
-			break
-		fi
-		vm_wait_for $name '^FACK ' 300 || fail "$name: no acknowledged operation"
-		sleep $((RANDOM % 5 + 2))
-		vm_kill $name
-		n=$(collect_facks "$console")
-		total=$((total + n))
-		echo "$name: power cut after $n acknowledged fsynced operations"
-		((n > 0)) || fail "$name: no FACK line parsed"
-	done
-	echo "$fs: $total acknowledged fsynced operations checked over $CUTS power cuts, $fs clean after every one"
+	powercut_loop "$1-" "$media" FACK "fsynced operations" '^FSCHECK|^FSCK' 2 5
+	echo "$1: $POWERCUT_ACKED acknowledged fsynced operations checked over $CUTS power cuts, $1 clean after every one"
 	echo "power_cuts_fs $CUTS" >>"$SUITE_RESULTS/tally.txt"
 	rm -rf "$media"
 }
