@@ -45,6 +45,8 @@ export RESULTS_ROOT=$repo/results/soak
 export VM_APPEND="pcache_soak=$mult"
 export PCACHE_SOAK=$mult PCACHE_POWERCUTS=$cuts PCACHE_FS_POWERCUTS=$((cuts / 4 > 5 ? cuts / 4 : 5))
 export RUN_ALL_TIMEOUT=$((86400 * 7))
+# Suites without a TIMEOUT= line get the default suite timeout, scaled too.
+export SUITE_TIMEOUT=$((600 * mult))
 mkdir -p "$RESULTS_ROOT"
 # The scaled copies live inside the repository: the guest sees the checkout,
 # not the host's /tmp.
@@ -60,7 +62,9 @@ for s in "${suites[@]}"; do
 	t=$(sed -n 's/^TIMEOUT=\([0-9]\+\).*/\1/p' "$s" | tail -n 1)
 	sed "s/^TIMEOUT=[0-9]\+/TIMEOUT=$((${t:-600} * mult))/" "$s" >"$copy"
 	echo "==== soak: $(basename "$s") (x$mult)"
-	out=$(Tests/vm/vm.sh run-suite "$copy" 2>&1 | tee /dev/stderr)
+	# (tee to a process, not to /dev/stderr: reopening a redirected log
+	# file would truncate it)
+	out=$(Tests/vm/vm.sh run-suite "$copy" 2>&1 | tee >(cat >&2))
 	p=$(grep -c '^PASS ' <<<"$out")
 	f=$(grep -c '^FAIL ' <<<"$out")
 	k=$(grep -c '^SKIP ' <<<"$out")
