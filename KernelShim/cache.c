@@ -30,13 +30,17 @@
  *  - Background writeback waits for writeback_idle_ms without I/O, used
  *    segments past half of gc_percent, or writers waiting for space (the
  *    original writes back at once): bursts are absorbed without competing
- *    for CPU and disk. Every dirty key is still written, in log order.
+ *    for CPU and disk. Writeback folds up to 16 ksets into one batch and
+ *    skips only keys overwritten inside it; every other dirty key is
+ *    written, batch after batch in log order.
  *  - Replay refuses the start (EUCLEAN, one log line) when a damaged kset
- *    has a valid kset right behind it, or a valid kset holds a key that is
- *    out of range, claims a future generation or points into the key log:
- *    the original ends the log at the damage and silently drops what
- *    follows. A damaged kset with nothing valid behind it (a torn last
- *    write) ends the log with a warning naming its position.
+ *    has a valid kset right behind it, the log ends at damage before
+ *    dirty_tail, a sealed kset has unknown flags or a LAST link to an
+ *    invalid segment, or a valid kset holds a key that is out of range,
+ *    claims a future generation or points into the key log: the original
+ *    ends the log at the damage and silently drops what follows. A
+ *    damaged kset with nothing valid behind it (a torn last write) ends
+ *    the log with a warning naming its position.
  */
 #include <linux/slab.h>
 #include <linux/vmalloc.h>

@@ -181,6 +181,16 @@ static void cache_wb_kset(struct pcache_cache *cache, struct cache_wb_batch *b,
 	}
 }
 
+/* Write @len bytes of cache segment @seg at @seg_off to backing offset @off. */
+static void cache_wb_write(struct pcache_cache *cache, struct cache_wb_io *io, u32 seg,
+			   u32 seg_off, u64 off, u32 len)
+{
+	atomic_inc(&io->pending);
+	backing_dev_write_pmem(cache->backing_dev, cache_data_addr(cache, seg, seg_off),
+			       off, len, cache_wb_done, io);
+	atomic64_add(len, &cache->writeback_bytes);
+}
+
 /* Issue every piece of @b, merging neighbours adjacent on both devices. */
 static void cache_wb_issue(struct pcache_cache *cache, struct cache_wb_batch *b,
 			   struct cache_wb_io *io)
@@ -200,13 +210,8 @@ static void cache_wb_issue(struct pcache_cache *cache, struct cache_wb_batch *b,
 			len += key->len;
 			continue;
 		}
-		if (cur) {
-			atomic_inc(&io->pending);
-			backing_dev_write_pmem(cache->backing_dev,
-					       cache_data_addr(cache, seg, seg_off),
-					       off, len, cache_wb_done, io);
-			atomic64_add(len, &cache->writeback_bytes);
-		}
+		if (cur)
+			cache_wb_write(cache, io, seg, seg_off, off, len);
 		if (!key)
 			break;
 		cur = key;
@@ -216,11 +221,7 @@ static void cache_wb_issue(struct pcache_cache *cache, struct cache_wb_batch *b,
 		seg_off = key->seg_off;
 		/* a key longer than a bio goes out in PCACHE_WB_IO_MAX pieces */
 		while (len > PCACHE_WB_IO_MAX) {
-			atomic_inc(&io->pending);
-			backing_dev_write_pmem(cache->backing_dev,
-					       cache_data_addr(cache, seg, seg_off),
-					       off, PCACHE_WB_IO_MAX, cache_wb_done, io);
-			atomic64_add(PCACHE_WB_IO_MAX, &cache->writeback_bytes);
+			cache_wb_write(cache, io, seg, seg_off, off, PCACHE_WB_IO_MAX);
 			off += PCACHE_WB_IO_MAX;
 			seg_off += PCACHE_WB_IO_MAX;
 			len -= PCACHE_WB_IO_MAX;
