@@ -14,10 +14,10 @@
  *    range still has no index entry and no stale entry was erased from the
  *    4 MiB subtree since the miss (a per-subtree erase sequence), which is
  *    exactly the case where no newer write can have come and gone.
- *  - Writeback batches up to 8 ksets per backing flush (one flush per kset in
- *    the original); a key overlapping an earlier key of the batch waits for
- *    the batch so far, so overlapping writes still land in log order, and
- *    dirty_tail moves only after the flush.
+ *  - Open ksets: PCACHE_KSETS_PER_QUEUE per hardware queue, a 4 MiB region
+ *    always logging into the same one (so overlapping keys are logged in
+ *    index order), so that writers on different regions rarely meet on a
+ *    kset lock while one of them seals a kset.
  *  - data_crc is also checked on read hits (the original only documents
  *    it). A mismatch at replay does not refuse the start: a dirty key stays
  *    indexed as BAD (reads of it fail with EIO, writeback skips it), a clean
@@ -360,7 +360,6 @@ static void cache_free(struct pcache_cache *cache)
 	kfree(cache->wb_kset_buf);
 	kfree(cache->gc_kset_buf);
 	kvfree(cache->wb_keys);
-	mempool_destroy(cache->read_pool);
 	mempool_destroy(cache->page_pool);
 	mempool_destroy(cache->key_pool);
 	kfree(container_of(cache, struct pcache_cache_named, cache));
@@ -392,8 +391,13 @@ static int cache_alloc_mem(struct pcache_cache *cache, u32 queues)
 	cache->segs = kvcalloc(cache->n_segs, sizeof(*cache->segs), GFP_KERNEL);
 	cache->n_subtrees = DIV_ROUND_UP_ULL(cache->dev_size, PCACHE_SUBTREE_SIZE);
 	cache->subtrees = kvcalloc(cache->n_subtrees, sizeof(*cache->subtrees), GFP_KERNEL);
-	cache->n_ksets = queues;
-	cache->ksets = kcalloc(queues, sizeof(*cache->ksets), GFP_KERNEL);
+	/*
+	 * A 4 MiB region always logs into the same kset (log order = index
+	 * order); several ksets per queue keep writers on different regions
+	 * from meeting on one kset lock.
+	 */
+	cache->n_ksets = queues * PCACHE_KSETS_PER_QUEUE;
+	cache->ksets = kcalloc(cache->n_ksets, sizeof(*cache->ksets), GFP_KERNEL);
 	cache->heads = kcalloc(queues, sizeof(*cache->heads), GFP_KERNEL);
 	cache->wb_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
 	cache->gc_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
@@ -402,14 +406,14 @@ static int cache_alloc_mem(struct pcache_cache *cache, u32 queues)
 	cache->page_pool = mempool_create_page_pool(4, 0);
 	if (!cache->segs || !cache->subtrees || !cache->ksets || !cache->heads ||
 	    !cache->wb_kset_buf || !cache->gc_kset_buf || !cache->wb_keys ||
-	    !cache->key_pool || !cache->page_pool || cache_req_init(cache))
+	    !cache->key_pool || !cache->page_pool)
 		return -ENOMEM;
 
 	for (i = 0; i < cache->n_subtrees; i++) {
 		spin_lock_init(&cache->subtrees[i].lock);
 		cache->subtrees[i].root = RB_ROOT;
 	}
-	for (i = 0; i < queues; i++) {
+	for (i = 0; i < cache->n_ksets; i++) {
 		struct cache_kset *kset = &cache->ksets[i];
 
 		kset->cache = cache;
@@ -418,6 +422,8 @@ static int cache_alloc_mem(struct pcache_cache *cache, u32 queues)
 		kset->buf = kzalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
 		if (!kset->buf)
 			return -ENOMEM;
+	}
+	for (i = 0; i < queues; i++) {
 		spin_lock_init(&cache->heads[i].lock);
 		cache->heads[i].seg = -1;
 	}

@@ -41,6 +41,8 @@ int pcache_cache_stop(struct pcache_backing_dev *backing_dev, bool writeback_all
 
 /* Handle one request of /dev/pcacheN; the engine completes @rq. */
 blk_status_t pcache_cache_queue_rq(struct pcache_cache *cache, struct request *rq);
+/* Bytes of per-request data (pdu) the engine needs in every request of the tag set. */
+size_t pcache_cache_rq_pdu_size(void);
 
 void pcache_cache_set_gc_percent(struct pcache_cache *cache, u32 gc_percent);
 u32 pcache_cache_used_segs(struct pcache_cache *cache);

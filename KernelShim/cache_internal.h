@@ -9,7 +9,8 @@
  *
  * Segment references: a data segment's refs count the logged keys that
  * point into it and have not been garbage-collected yet, plus one while a
- * data head allocates from it. At zero the segment is queued for reclaim:
+ * data head allocates from it, plus the references that head took ahead
+ * and has not handed out yet (cache_head.credit). At zero the segment is queued for reclaim:
  * the GC worker bumps and persists its generation, which makes every index
  * entry still pointing into it stale, and only then frees it.
  */
@@ -31,6 +32,7 @@
 #define PCACHE_KSET_HDR_SIZE	((u32)sizeof(struct pcache_kset_onmedia))
 #define PCACHE_KEY_SIZE		((u32)sizeof(struct pcache_key_onmedia))
 #define PCACHE_KSET_FLUSH_DELAY	HZ
+#define PCACHE_KSETS_PER_QUEUE	8
 
 /*
  * Writeback issues at most this many bytes per bio and takes at most this
@@ -113,10 +115,14 @@ struct cache_kset {
 	struct pcache_kset_onmedia *buf;	/* header + PCACHE_KSET_KEYS_MAX keys */
 };
 
+/* References a data head takes on its segment at a time, for the extents it hands out. */
+#define PCACHE_HEAD_CREDIT	64
+
 struct cache_head {
 	spinlock_t	lock;
 	int		seg;		/* -1: none */
 	u32		off;		/* next free byte of the data area */
+	u32		credit;		/* references taken but not handed out yet */
 };
 
 struct pcache_cache {
@@ -157,7 +163,6 @@ struct pcache_cache {
 	u32			dirty_tail_seq;
 
 	mempool_t		*key_pool;
-	mempool_t		*read_pool;
 	mempool_t		*page_pool;
 
 	struct workqueue_struct	*wq;
@@ -212,7 +217,7 @@ static inline bool cache_space_pressure(struct pcache_cache *cache, u32 pct)
 int cache_seg_gen_init(struct pcache_cache *cache, u32 seg);
 int cache_seg_gen_load(struct pcache_cache *cache, u32 seg);
 int cache_seg_alloc(struct pcache_cache *cache, enum cache_seg_state state, u32 reserve);
-void cache_seg_get(struct pcache_cache *cache, u32 seg);
+void cache_seg_get(struct pcache_cache *cache, u32 seg, u32 n);
 void cache_seg_put(struct pcache_cache *cache, u32 seg);
 void cache_seg_put_locked(struct pcache_cache *cache, u32 seg);
 bool cache_seg_reclaim_pending(struct pcache_cache *cache);
@@ -254,9 +259,6 @@ static inline struct cache_subtree *cache_subtree_of(struct pcache_cache *cache,
 {
 	return &cache->subtrees[off >> PCACHE_SUBTREE_SHIFT];
 }
-
-/* cache_req.c */
-int cache_req_init(struct pcache_cache *cache);
 
 /* cache_writeback.c */
 void cache_writeback_fn(struct work_struct *work);

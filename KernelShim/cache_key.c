@@ -348,16 +348,24 @@ static void cache_key_encode(const struct pcache_key *key, struct pcache_key_onm
  * with respect to other keys of the same 4 MiB region (same subtree, same
  * kset), so the log order of overlapping keys is their index order.
  * Caller holds st->lock. @key's crc fields must be set; @spare as for
- * cache_key_insert().
- * Return: 0, or -ENOSPC if the kset is full and the key log has no room
- * (nothing was changed; wait for space and retry).
+ * cache_key_insert(), but it may point to NULL: most writes split nothing,
+ * so callers allocate a spare only when asked to.
+ * Return: 0; -EAGAIN if @key would split an entry and *@spare is NULL;
+ * -ENOSPC if the kset is full and the key log has no room (wait for space).
+ * Nothing was changed on either error; retry.
  */
 int cache_key_commit(struct pcache_cache *cache, struct cache_subtree *st,
 		     struct pcache_key *key, struct pcache_key **spare, bool dirty)
 {
 	struct cache_kset *kset;
 	struct pcache_key_onmedia *k;
+	struct pcache_key *t;
 
+	if (!*spare) {
+		t = cache_key_first_after(st, key->off);
+		if (t && t->off < key->off && cache_key_end(t) > cache_key_end(key))
+			return -EAGAIN;
+	}
 	kset = &cache->ksets[(key->off >> PCACHE_SUBTREE_SHIFT) % cache->n_ksets];
 	spin_lock(&kset->lock);
 	if (kset->nr == PCACHE_KSET_KEYS_MAX && cache_kset_persist_locked(kset)) {

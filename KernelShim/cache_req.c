@@ -114,16 +114,19 @@ static void cache_persist_all_wait(struct pcache_cache *cache)
 static void cache_key_commit_wait(struct pcache_cache *cache, struct pcache_key *key, bool dirty)
 {
 	struct cache_subtree *st = cache_subtree_of(cache, key->off);
-	struct pcache_key *spare = cache_key_alloc(cache);
+	struct pcache_key *spare = NULL;
 	int ret;
 
 	for (;;) {
 		spin_lock(&st->lock);
 		ret = cache_key_commit(cache, st, key, &spare, dirty);
 		spin_unlock(&st->lock);
-		if (ret != -ENOSPC)
+		if (!ret)
 			break;
-		cache_wait_log_space(cache);
+		if (ret == -EAGAIN)
+			spare = cache_key_alloc(cache);	/* it splits an entry */
+		else
+			cache_wait_log_space(cache);
 	}
 	if (spare)
 		cache_key_free(cache, spare);
@@ -192,6 +195,7 @@ struct cache_fill {
 	u64		eseq;
 };
 
+/* Lives in the request's pdu (see pcache_cache_rq_pdu_size): no allocation per read. */
 struct cache_read_ctx {
 	struct pcache_cache	*cache;
 	struct request		*rq;
@@ -201,17 +205,20 @@ struct cache_read_ctx {
 	struct work_struct	work;
 };
 
+size_t pcache_cache_rq_pdu_size(void)
+{
+	return sizeof(struct cache_read_ctx);
+}
+
 static void cache_read_finish(struct cache_read_ctx *ctx)
 {
-	struct pcache_cache *cache = ctx->cache;
 	struct cache_fill *fill, *tmp;
 	struct request *rq = ctx->rq;
 	blk_status_t status = READ_ONCE(ctx->status);
 
 	list_for_each_entry_safe(fill, tmp, &ctx->fills, node)
 		kfree(fill);
-	mempool_free(ctx, cache->read_pool);
-	blk_mq_end_request(rq, status);
+	blk_mq_end_request(rq, status);	/* frees ctx, the request's pdu */
 }
 
 /*
@@ -252,7 +259,7 @@ static void cache_fill_one(struct cache_read_ctx *ctx, struct rq_cursor *cur,
 		key->crc_len = n;
 		if (cache->data_crc)
 			key->data_crc = pcache_crc(dst, n);
-		spare = cache_key_alloc(cache);
+		spare = NULL;	/* the range is empty: nothing to split */
 
 		spin_lock(&st->lock);
 		if (st->eseq == fill->eseq && cache_range_empty(st, off, n))
@@ -260,8 +267,6 @@ static void cache_fill_one(struct cache_read_ctx *ctx, struct rq_cursor *cur,
 		else
 			ret = -EAGAIN;
 		spin_unlock(&st->lock);
-		if (spare)
-			cache_key_free(cache, spare);
 		if (ret) {
 			cache_key_free(cache, key);
 			cache_seg_put(cache, seg);
@@ -386,7 +391,7 @@ static void cache_read(struct pcache_cache *cache, struct request *rq)
 	struct rq_cursor cur;
 	bool is_hit;
 
-	ctx = mempool_alloc(cache->read_pool, GFP_NOIO);
+	ctx = blk_mq_rq_to_pdu(rq);
 	ctx->cache = cache;
 	ctx->rq = rq;
 	atomic_set(&ctx->pending, 1);
@@ -463,10 +468,4 @@ blk_status_t pcache_cache_queue_rq(struct pcache_cache *cache, struct request *r
 	}
 	blk_mq_end_request(rq, status);
 	return BLK_STS_OK;
-}
-
-int cache_req_init(struct pcache_cache *cache)
-{
-	cache->read_pool = mempool_create_kmalloc_pool(64, sizeof(struct cache_read_ctx));
-	return cache->read_pool ? 0 : -ENOMEM;
 }

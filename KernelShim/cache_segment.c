@@ -95,10 +95,10 @@ out:
 	return ret;
 }
 
-void cache_seg_get(struct pcache_cache *cache, u32 seg)
+void cache_seg_get(struct pcache_cache *cache, u32 seg, u32 n)
 {
 	spin_lock(&cache->seg_lock);
-	cache->segs[seg].refs++;
+	cache->segs[seg].refs += n;
 	spin_unlock(&cache->seg_lock);
 }
 
@@ -189,6 +189,19 @@ void cache_space_kick(struct pcache_cache *cache)
 	cache_gc_kick(cache);
 }
 
+/* Let go of the head's segment: its own reference and the unused credit. Caller holds head->lock. */
+static void cache_head_drop(struct pcache_cache *cache, struct cache_head *head)
+{
+	u32 i;
+
+	spin_lock(&cache->seg_lock);
+	for (i = 0; i <= head->credit; i++)
+		cache_seg_put_locked(cache, head->seg);
+	spin_unlock(&cache->seg_lock);
+	head->seg = -1;
+	head->credit = 0;
+}
+
 /*
  * cache_data_alloc - take up to @want bytes of cache space from data head
  * @head_idx. The returned extent holds a reference on its segment for the
@@ -214,14 +227,17 @@ u32 cache_data_alloc(struct pcache_cache *cache, u32 head_idx, u32 want, bool ma
 			*seg_off = head->off;
 			*gen = READ_ONCE(cache->segs[head->seg].gen);
 			head->off += n;
-			cache_seg_get(cache, head->seg);
+			/* references are taken PCACHE_HEAD_CREDIT at a time, not under seg_lock per write */
+			if (!head->credit) {
+				cache_seg_get(cache, head->seg, PCACHE_HEAD_CREDIT);
+				head->credit = PCACHE_HEAD_CREDIT;
+			}
+			head->credit--;
 			spin_unlock(&head->lock);
 			return n;
 		}
-		if (head->seg >= 0) {
-			cache_seg_put(cache, head->seg);
-			head->seg = -1;
-		}
+		if (head->seg >= 0)
+			cache_head_drop(cache, head);
 		new_seg = cache_seg_alloc(cache, CACHE_SEG_DATA, reserve);
 		if (new_seg >= 0) {
 			head->seg = new_seg;
@@ -258,8 +274,7 @@ void cache_heads_release(struct pcache_cache *cache)
 		head = &cache->heads[i];
 		spin_lock(&head->lock);
 		if (head->seg >= 0)
-			cache_seg_put(cache, head->seg);
-		head->seg = -1;
+			cache_head_drop(cache, head);
 		spin_unlock(&head->lock);
 	}
 }

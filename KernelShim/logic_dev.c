@@ -36,7 +36,7 @@ MODULE_PARM_DESC(passthrough_split,
 
 #define LOGIC_DEV_SPLIT_MAX	16
 
-/* Per-request data, used only by the passthrough path. */
+/* Per-request data of the passthrough path (the engine uses the same space its own way). */
 struct logic_dev_pdu {
 	atomic_t	remaining;
 	blk_status_t	status;
@@ -164,7 +164,7 @@ int logic_dev_start(struct pcache_backing_dev *backing_dev)
 	logic_dev->tag_set.queue_depth = LOGIC_DEV_QUEUE_DEPTH;
 	logic_dev->tag_set.numa_node = NUMA_NO_NODE;
 	logic_dev->tag_set.flags = BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_BLOCKING;
-	logic_dev->tag_set.cmd_size = sizeof(struct logic_dev_pdu);
+	logic_dev->tag_set.cmd_size = max(sizeof(struct logic_dev_pdu), pcache_cache_rq_pdu_size());
 	logic_dev->tag_set.driver_data = backing_dev;
 	ret = blk_mq_alloc_tag_set(&logic_dev->tag_set);
 	if (ret)

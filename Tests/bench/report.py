@@ -185,7 +185,9 @@ def write_markdown(res, path):
                 fmt_ratio(ratio(p, get(res, "bcache", j))),
                 fmt_ratio(ratio(p, get(res, "pmem", j)))]
         L.append("| " + " | ".join(row) + " |")
-    L.append("\nburst-*: the first jobs, on the freshly set-up (empty) cache, stopping after a fixed "
+    L.append("\nburst-*: the first measured jobs, on the freshly set-up (empty) cache, after a 2 s "
+             "warm-up of random writes to a range no measured job touches (so that TCG has translated "
+             "the configuration's code paths once) and the caches' writeback of it; they stop after a fixed "
              "volume that fits every cache (64 MiB at QD1, then 2 x 96 MiB): a cache absorbing writes. "
              "The other jobs run for 15 s each and write several times the 768 MiB cache: a cache that "
              "writes back what it logged (pcache, bcache) then runs at the speed of its writeback to the "

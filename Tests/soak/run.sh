@@ -14,7 +14,13 @@
 #   -c CUTS   power cuts for the engine's 035-powercut.host.sh (default 200;
 #             PCACHE_POWERCUTS); 036-powercut-fs.host.sh makes CUTS/4 per
 #             filesystem (at least 5), 065-powercut-meta.host.sh 20*MULT.
+#   -m        memory debugging in every guest (slub_debug=FZPU page_poison=1):
+#             SLUB red zones, poisoning and free-pointer checks, poisoned
+#             free pages; a corruption is a "BUG ..." line, which fails the
+#             suite. Much slower; use with fewer cuts.
 #   SUITE     suite files to run instead of the default list.
+#
+# SOAK_RESULTS sets the results directory (default results/soak).
 #
 # Suite timeouts are scaled by MULT (each suite is run from a copy whose
 # TIMEOUT= line is raised). Results go to results/soak/<suite>/; the tally
@@ -24,12 +30,13 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
-mult=10 cuts=200
-while getopts "n:c:" o; do
+mult=10 cuts=200 memdebug=
+while getopts "n:c:m" o; do
 	case $o in
 	n) mult=$OPTARG ;;
 	c) cuts=$OPTARG ;;
-	*) sed -n '4,20p' "$0"; exit 64 ;;
+	m) memdebug=" slub_debug=FZPU page_poison=1" ;;
+	*) sed -n '4,28p' "$0"; exit 64 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -41,8 +48,8 @@ if ((${#suites[@]} == 0)); then
 		Tests/kernel/065-powercut-meta.host.sh)
 fi
 
-export RESULTS_ROOT=$repo/results/soak
-export VM_APPEND="pcache_soak=$mult"
+export RESULTS_ROOT=${SOAK_RESULTS:-$repo/results/soak}
+export VM_APPEND="pcache_soak=$mult$memdebug"
 export PCACHE_SOAK=$mult PCACHE_POWERCUTS=$cuts PCACHE_FS_POWERCUTS=$((cuts / 4 > 5 ? cuts / 4 : 5))
 export RUN_ALL_TIMEOUT=$((86400 * 7))
 # Suites without a TIMEOUT= line get the default suite timeout, scaled too.
