@@ -92,8 +92,9 @@ static void cache_key_link(struct cache_subtree *st, struct pcache_key *key)
 }
 
 /*
- * cache_key_insert_tree - insert @key into @st; the newer key wins every
+ * cache_key_insert_at - insert @key into @st; the newer key wins every
  * overlap.
+ * @t:      cache_key_first_after(@st, @key->off), looked up by the caller.
  * @spare:  a preallocated entry, consumed (set to NULL) if an older entry
  *          has to be split around @key.
  * @pooled: entries come from the key mempool and are freed when they are
@@ -105,11 +106,12 @@ static void cache_key_link(struct cache_subtree *st, struct pcache_key *key)
  *   new K:          |=======|
  *   result:   |-T---|=======|-spare---|
  */
-void cache_key_insert_tree(struct pcache_cache *cache, struct cache_subtree *st,
-			   struct pcache_key *key, struct pcache_key **spare, bool pooled)
+static void cache_key_insert_at(struct pcache_cache *cache, struct cache_subtree *st,
+				struct pcache_key *key, struct pcache_key *t,
+				struct pcache_key **spare, bool pooled)
 {
 	u64 s = key->off, e = cache_key_end(key);
-	struct pcache_key *t = cache_key_first_after(st, s), *next, *tail;
+	struct pcache_key *next, *tail;
 	struct rb_node *n;
 	u32 delta;
 
@@ -144,6 +146,13 @@ void cache_key_insert_tree(struct pcache_cache *cache, struct cache_subtree *st,
 		t = next;
 	}
 	cache_key_link(st, key);
+}
+
+/* cache_key_insert_at() with the lookup done here. */
+void cache_key_insert_tree(struct pcache_cache *cache, struct cache_subtree *st,
+			   struct pcache_key *key, struct pcache_key **spare, bool pooled)
+{
+	cache_key_insert_at(cache, st, key, cache_key_first_after(st, key->off), spare, pooled);
 }
 
 /* True if no entry (valid or stale) overlaps [off, off + len). */
@@ -357,15 +366,12 @@ static void cache_key_encode(const struct pcache_key *key, struct pcache_key_onm
 int cache_key_commit(struct pcache_cache *cache, struct cache_subtree *st,
 		     struct pcache_key *key, struct pcache_key **spare, bool dirty)
 {
+	struct pcache_key *t = cache_key_first_after(st, key->off);
 	struct cache_kset *kset;
 	struct pcache_key_onmedia *k;
-	struct pcache_key *t;
 
-	if (!*spare) {
-		t = cache_key_first_after(st, key->off);
-		if (t && t->off < key->off && cache_key_end(t) > cache_key_end(key))
-			return -EAGAIN;
-	}
+	if (!*spare && t && t->off < key->off && cache_key_end(t) > cache_key_end(key))
+		return -EAGAIN;
 	kset = &cache->ksets[(key->off >> PCACHE_SUBTREE_SHIFT) % cache->n_ksets];
 	spin_lock(&kset->lock);
 	if (kset->nr == PCACHE_KSET_KEYS_MAX && cache_kset_persist_locked(kset)) {
@@ -374,7 +380,8 @@ int cache_key_commit(struct pcache_cache *cache, struct cache_subtree *st,
 	}
 	k = (void *)kset->buf + PCACHE_KSET_HDR_SIZE + kset->nr * PCACHE_KEY_SIZE;
 	cache_key_encode(key, k);
-	cache_key_insert(cache, st, key, spare);
+	/* t still holds: nothing changed the tree under st->lock */
+	cache_key_insert_at(cache, st, key, t, spare, true);
 	kset->nr++;
 	if (dirty) {
 		kset->dirty_keys++;

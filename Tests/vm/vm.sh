@@ -25,7 +25,8 @@
 # a suite may set TIMEOUT=<s> on a line of its own), VM_TIMEOUT_SCALE (1,
 # multiplies suite timeouts on a slow host), RUN_ALL_TIMEOUT (2100 s),
 # VM_KEEP_IMAGES=1 keeps per-suite images after a passing run, VERBOSE=1
-# streams the guest console to the terminal.
+# streams the guest console to the terminal, VM_PMEM_RAM=1 backs the
+# emulated pmem with preallocated host RAM (/dev/shm; the benchmark uses it).
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$VM_DIR/../.." && pwd)
@@ -44,7 +45,7 @@ VM_DISK2_MB=${VM_DISK2_MB:-1024}
 
 # Kernel log lines that fail a test (extended regex, shared with the guest
 # runner through the environment).
-VM_BAD_KMSG='BUG:|kernel BUG|Oops|WARNING:|general protection|hung task|blocked for more than|refcount_t|list_add corruption|list_del corruption|KASAN|UBSAN|Kernel panic|soft lockup|hard LOCKUP|stack-protector|stack segment'
+VM_BAD_KMSG='BUG:|kernel BUG|Oops|WARNING:|general protection|hung task|blocked for more than|refcount_t|list_add corruption|list_del corruption|KASAN|UBSAN|Kernel panic|soft lockup|hard LOCKUP|stack-protector|stack segment|BUG [^ ]+ \(|Redzone overwritten|Poison overwritten|Freepointer corrupt|pagealloc: memory corruption'
 export VM_BAD_KMSG
 
 vm_log() { echo "vm: $*" >&2; }
@@ -136,8 +137,8 @@ vm_qemu_argv() {
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 		-virtfs "local,path=$jobdir,mount_tag=results,security_model=none,multidevs=remap")
 	if [[ -n "$pmem" ]]; then
-		size=$(stat -c %s "$pmem")
-		VM_QEMU_ARGV+=(-object "memory-backend-file,id=mem1,share=on,mem-path=$pmem,size=$size"
+		size=$(stat -L -c %s "$pmem")
+		VM_QEMU_ARGV+=(-object "memory-backend-file,id=mem1,share=on,mem-path=$pmem,size=$size${VM_PMEM_RAM:+,prealloc=on}"
 			-device nvdimm,id=nv1,memdev=mem1)
 	fi
 	for d in "$@"; do
@@ -320,14 +321,31 @@ vm_pmem_template() {
 	echo "$out"
 }
 
+vm_pmem_ram_path() { echo "/dev/shm/pcache-vm-$(echo "$1" | md5sum | cut -c1-12).img"; }
+
+# vm_files_rm DIR: remove what vm_files made (including a VM_PMEM_RAM copy).
+vm_files_rm() {
+	[[ -L "$1/pmem.img" ]] && rm -f "$(readlink "$1/pmem.img")"
+	rm -f "$1/pmem.img" "$1/vda.img" "$1/vdb.img"
+}
+
 # vm_files DIR [PMEM_MB] [DISK1_MB] [DISK2_MB]: fresh VM media in DIR:
 # pmem.img (fsdax namespace, otherwise zero), vda.img and vdb.img (sparse zero).
+# With VM_PMEM_RAM=1, pmem.img is a link to a fully allocated copy in /dev/shm.
 vm_files() {
-	local dir=$1 pmem_mb=${2:-$VM_PMEM_MB} d1=${3:-$VM_DISK1_MB} d2=${4:-$VM_DISK2_MB} tpl
+	local dir=$1 pmem_mb=${2:-$VM_PMEM_MB} d1=${3:-$VM_DISK1_MB} d2=${4:-$VM_DISK2_MB} tpl ram
 	tpl=$(vm_pmem_template "$pmem_mb") || return 1
 	mkdir -p "$dir"
-	rm -f "$dir/pmem.img" "$dir/vda.img" "$dir/vdb.img"
-	cp --sparse=always "$tpl" "$dir/pmem.img"
+	vm_files_rm "$dir"
+	if [[ -n "${VM_PMEM_RAM:-}" ]]; then
+		# Every page allocated in host RAM up front (no sparse file, no
+		# host filesystem allocating blocks on a first write): pmem speed
+		# is then the same for every write, first or not.
+		ram=$(vm_pmem_ram_path "$dir")
+		cp --sparse=never "$tpl" "$ram" && ln -s "$ram" "$dir/pmem.img" || return 1
+	else
+		cp --sparse=always "$tpl" "$dir/pmem.img"
+	fi
 	truncate -s "${d1}M" "$dir/vda.img"
 	truncate -s "${d2}M" "$dir/vdb.img"
 }
@@ -367,6 +385,7 @@ vm_write_job() {
 #
 # For *.host.sh suites (run on the host, one VM per vm_start):
 #   vm_files DIR                 fresh pmem.img/vda.img/vdb.img in DIR
+#   vm_files_rm DIR              remove them again
 #   vm_start NAME DIR 'SCRIPT'   boot on DIR's media, run SCRIPT (bash, lib.sh
 #                                sourced, test environment set) in the guest;
 #                                returns once the guest is up
