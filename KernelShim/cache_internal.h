@@ -10,9 +10,10 @@
  * Segment references: a data segment's refs count the logged keys that
  * point into it and have not been garbage-collected yet, plus one while a
  * data head allocates from it, plus the references that head took ahead
- * and has not handed out yet (cache_head.credit). At zero the segment is queued for reclaim:
- * the GC worker bumps and persists its generation, which makes every index
- * entry still pointing into it stale, and only then frees it.
+ * and has not handed out yet (cache_head.credit). At zero the segment is
+ * queued for reclaim: the GC worker bumps and persists its generation,
+ * which makes every index entry still pointing into it stale, and only
+ * then frees it.
  */
 #ifndef PCACHE_CACHE_INTERNAL_H
 #define PCACHE_CACHE_INTERNAL_H

@@ -189,7 +189,7 @@ void cache_space_kick(struct pcache_cache *cache)
 	cache_gc_kick(cache);
 }
 
-/* Let go of the head's segment: its own reference and the unused credit. Caller holds head->lock. */
+/* Let go of the head's segment: its own reference and its unused credit. Caller holds head->lock. */
 static void cache_head_drop(struct pcache_cache *cache, struct cache_head *head)
 {
 	u32 i;
@@ -227,7 +227,7 @@ u32 cache_data_alloc(struct pcache_cache *cache, u32 head_idx, u32 want, bool ma
 			*seg_off = head->off;
 			*gen = READ_ONCE(cache->segs[head->seg].gen);
 			head->off += n;
-			/* references are taken PCACHE_HEAD_CREDIT at a time, not under seg_lock per write */
+			/* take references PCACHE_HEAD_CREDIT at a time, not seg_lock per write */
 			if (!head->credit) {
 				cache_seg_get(cache, head->seg, PCACHE_HEAD_CREDIT);
 				head->credit = PCACHE_HEAD_CREDIT;
