@@ -79,12 +79,13 @@ run_jobs() { # config target
 	mkdir -p "$OUT/$config"
 	# fio would happily benchmark a regular file of that name on tmpfs.
 	[ -b "$target" ] || { log "$config: $target is not a block device"; return 1; }
-	# TCG translates a configuration's code paths the first time they run,
-	# which made the first burst job of the first configurations slower:
-	# 2 s of 4 KiB random writes to a range no measured job touches
-	# (768-832 MiB) warm them, then the caches settle (write back) again.
+	# Warm-up: 16 MiB of 4 KiB random writes to a range no measured job
+	# touches (768-832 MiB), so that TCG has translated the configuration's
+	# code paths once; then the caches settle (write it back) again. A fixed
+	# volume, not a time: a timed warm-up at these rates filled most of a
+	# log-structured cache with overwrites before the burst jobs began.
 	fio --name=warm --filename="$target" --rw=randwrite --bs=4k --ioengine=libaio \
-		--iodepth=16 --numjobs=2 --offset=768M --size=64M --time_based --runtime=2 \
+		--iodepth=16 --numjobs=2 --offset=768M --size=64M --io_size=8M \
 		--direct=1 --output=/dev/null || return 1
 	settle "$config"
 	for job in "${BURST_JOBS[@]}"; do

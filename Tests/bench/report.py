@@ -167,8 +167,9 @@ def write_markdown(res, path):
     L.append(f"- date: {res['date']}")
     L.append(f"- host: {res['host']['cpu']}, {res['host']['cpus']} cores")
     L.append(f"- guest: Debian kernel {res['guest_kernel']}, {res['emulation']}")
-    L.append("- devices: the same 1 GiB file-backed NVDIMM (fsdax /dev/pmem0) as cache and the same "
-             "virtio disk (raw file, cache=none) as backing device for every configuration\n")
+    L.append("- devices: the same 1 GiB emulated NVDIMM (fsdax /dev/pmem0, backed by preallocated host "
+             "RAM in /dev/shm) as cache and the same virtio disk (raw file on the host's disk, "
+             "cache=none) as backing device for every configuration\n")
     L.append("The guest runs under software emulation: absolute figures mean little, "
              "only ratios inside this one run count.\n")
     L.append("## Throughput (IOPS)\n")
@@ -185,8 +186,8 @@ def write_markdown(res, path):
                 fmt_ratio(ratio(p, get(res, "bcache", j))),
                 fmt_ratio(ratio(p, get(res, "pmem", j)))]
         L.append("| " + " | ".join(row) + " |")
-    L.append("\nburst-*: the first measured jobs, on the freshly set-up (empty) cache, after a 2 s "
-             "warm-up of random writes to a range no measured job touches (so that TCG has translated "
+    L.append("\nburst-*: the first measured jobs, on the freshly set-up (empty) cache, after a "
+             "warm-up of 16 MiB of random writes to a range no measured job touches (so that TCG has translated "
              "the configuration's code paths once) and the caches' writeback of it; they stop after a fixed "
              "volume that fits every cache (64 MiB at QD1, then 2 x 96 MiB): a cache absorbing writes. "
              "The other jobs run for 15 s each and write several times the 768 MiB cache: a cache that "
