@@ -235,7 +235,7 @@ static void cache_fill_one(struct cache_read_ctx *ctx, struct rq_cursor *cur,
 	u32 head_idx = ctx->rq->mq_hctx->queue_num;
 	u32 left = fill->len, n, seg, seg_off;
 	u64 off = fill->off, gen;
-	struct pcache_key *key, *spare;
+	struct pcache_key *key, *spare = NULL;	/* a fill range is empty: it splits nothing */
 	void *dst;
 	int ret;
 
@@ -259,7 +259,6 @@ static void cache_fill_one(struct cache_read_ctx *ctx, struct rq_cursor *cur,
 		key->crc_len = n;
 		if (cache->data_crc)
 			key->data_crc = pcache_crc(dst, n);
-		spare = NULL;	/* the range is empty: nothing to split */
 
 		spin_lock(&st->lock);
 		if (st->eseq == fill->eseq && cache_range_empty(st, off, n))

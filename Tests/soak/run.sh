@@ -20,10 +20,10 @@
 #             suite. Much slower; use with fewer cuts.
 #   SUITE     suite files to run instead of the default list.
 #
-# SOAK_RESULTS sets the results directory (default results/soak).
+# SOAK_RESULTS sets <results>, the results directory (default results/soak).
 #
 # Suite timeouts are scaled by MULT (each suite is run from a copy whose
-# TIMEOUT= line is raised). Results go to results/soak/<suite>/; the tally
+# TIMEOUT= line is raised). Results go to <results>/<suite>/; the tally
 # sums the counters the suites wrote (tally.txt, "TALLY name n" lines) and
 # every pass/fail.
 set -uo pipefail
