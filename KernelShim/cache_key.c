@@ -52,21 +52,29 @@ bool cache_key_stale(struct pcache_cache *cache, const struct pcache_key *key)
 	return key->seg_gen != READ_ONCE(cache->segs[key->seg].gen);
 }
 
-/* The first entry of @st ending after @off, or NULL. Caller holds st->lock. */
-struct pcache_key *cache_key_first_after(struct cache_subtree *st, u64 off)
+/*
+ * cache_key_find - the first entry of @st ending after @off, or NULL; and
+ * through @parent/@link, where an entry starting at @off would be linked
+ * (valid while the tree is unchanged). Caller holds st->lock.
+ */
+static struct pcache_key *cache_key_find(struct cache_subtree *st, u64 off,
+					 struct rb_node **parent, struct rb_node ***link)
 {
-	struct rb_node *n = st->root.rb_node;
+	struct rb_node **p = &st->root.rb_node, *n = NULL;
 	struct pcache_key *key, *cand = NULL;
 
-	while (n) {
+	while (*p) {
+		n = *p;
 		key = rb_entry(n, struct pcache_key, node);
 		if (key->off <= off) {
 			cand = key;
-			n = n->rb_right;
+			p = &n->rb_right;
 		} else {
-			n = n->rb_left;
+			p = &n->rb_left;
 		}
 	}
+	*parent = n;
+	*link = p;
 	if (!cand)
 		n = rb_first(&st->root);
 	else if (cache_key_end(cand) > off)
@@ -74,6 +82,13 @@ struct pcache_key *cache_key_first_after(struct cache_subtree *st, u64 off)
 	else
 		n = rb_next(&cand->node);
 	return n ? rb_entry(n, struct pcache_key, node) : NULL;
+}
+
+struct pcache_key *cache_key_first_after(struct cache_subtree *st, u64 off)
+{
+	struct rb_node *parent, **link;
+
+	return cache_key_find(st, off, &parent, &link);
 }
 
 static void cache_key_link(struct cache_subtree *st, struct pcache_key *key)
@@ -94,7 +109,7 @@ static void cache_key_link(struct cache_subtree *st, struct pcache_key *key)
 /*
  * cache_key_insert_at - insert @key into @st; the newer key wins every
  * overlap.
- * @t:      cache_key_first_after(@st, @key->off), looked up by the caller.
+ * @t, @parent, @link: cache_key_find(@st, @key->off), looked up by the caller.
  * @spare:  a preallocated entry, consumed (set to NULL) if an older entry
  *          has to be split around @key.
  * @pooled: entries come from the key mempool and are freed when they are
@@ -108,6 +123,7 @@ static void cache_key_link(struct cache_subtree *st, struct pcache_key *key)
  */
 static void cache_key_insert_at(struct pcache_cache *cache, struct cache_subtree *st,
 				struct pcache_key *key, struct pcache_key *t,
+				struct rb_node *parent, struct rb_node **link,
 				struct pcache_key **spare, bool pooled)
 {
 	u64 s = key->off, e = cache_key_end(key);
@@ -115,6 +131,22 @@ static void cache_key_insert_at(struct pcache_cache *cache, struct cache_subtree
 	struct rb_node *n;
 	u32 delta;
 
+	/*
+	 * The same range written again (most overwrites): entries are disjoint,
+	 * so @key takes @t's place in the tree, no rebalancing, no second walk.
+	 */
+	if (t && t->off == s && cache_key_end(t) == e) {
+		rb_replace_node(&t->node, &key->node, &st->root);
+		if (pooled)
+			cache_key_free(cache, t);
+		return;
+	}
+	/* nothing overlaps (most first writes): link where the lookup ended */
+	if (!t || t->off >= e) {
+		rb_link_node(&key->node, parent, link);
+		rb_insert_color(&key->node, &st->root);
+		return;
+	}
 	while (t && t->off < e) {
 		n = rb_next(&t->node);
 		next = n ? rb_entry(n, struct pcache_key, node) : NULL;
@@ -152,7 +184,10 @@ static void cache_key_insert_at(struct pcache_cache *cache, struct cache_subtree
 void cache_key_insert_tree(struct pcache_cache *cache, struct cache_subtree *st,
 			   struct pcache_key *key, struct pcache_key **spare, bool pooled)
 {
-	cache_key_insert_at(cache, st, key, cache_key_first_after(st, key->off), spare, pooled);
+	struct rb_node *parent, **link;
+	struct pcache_key *t = cache_key_find(st, key->off, &parent, &link);
+
+	cache_key_insert_at(cache, st, key, t, parent, link, spare, pooled);
 }
 
 /* True if no entry (valid or stale) overlaps [off, off + len). */
@@ -366,7 +401,8 @@ static void cache_key_encode(const struct pcache_key *key, struct pcache_key_onm
 int cache_key_commit(struct pcache_cache *cache, struct cache_subtree *st,
 		     struct pcache_key *key, struct pcache_key **spare, bool dirty)
 {
-	struct pcache_key *t = cache_key_first_after(st, key->off);
+	struct rb_node *parent, **link;
+	struct pcache_key *t = cache_key_find(st, key->off, &parent, &link);
 	struct cache_kset *kset;
 	struct pcache_key_onmedia *k;
 
@@ -381,7 +417,7 @@ int cache_key_commit(struct pcache_cache *cache, struct cache_subtree *st,
 	k = (void *)kset->buf + PCACHE_KSET_HDR_SIZE + kset->nr * PCACHE_KEY_SIZE;
 	cache_key_encode(key, k);
 	/* t still holds: nothing changed the tree under st->lock */
-	cache_key_insert_at(cache, st, key, t, spare, true);
+	cache_key_insert_at(cache, st, key, t, parent, link, spare, true);
 	kset->nr++;
 	if (dirty) {
 		kset->dirty_keys++;
