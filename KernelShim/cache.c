@@ -401,7 +401,11 @@ static int cache_alloc_mem(struct pcache_cache *cache, u32 queues)
 	cache->heads = kcalloc(queues, sizeof(*cache->heads), GFP_KERNEL);
 	cache->wb_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
 	cache->gc_kset_buf = kmalloc(PCACHE_KSET_SIZE_MAX, GFP_KERNEL);
-	cache->wb_keys = kvcalloc(PCACHE_WB_ENTRIES, sizeof(*cache->wb_keys), GFP_KERNEL);
+	cache->wb_batch_bytes = (u64)cache->n_segs * PCACHE_SEG_DATA_SIZE / 8;
+	cache->wb_batch_ksets = clamp_t(u64, cache->wb_batch_bytes / (PCACHE_KSET_KEYS_MAX * SZ_4K),
+					PCACHE_WB_BATCH_KSETS_MIN, PCACHE_WB_BATCH_KSETS_MAX);
+	cache->wb_keys = kvcalloc(2 * cache->wb_batch_ksets * PCACHE_KSET_KEYS_MAX,
+				  sizeof(*cache->wb_keys), GFP_KERNEL);
 	cache->key_pool = mempool_create_slab_pool(1024, pcache_key_slab);
 	cache->page_pool = mempool_create_page_pool(4, 0);
 	if (!cache->segs || !cache->subtrees || !cache->ksets || !cache->heads ||

@@ -36,13 +36,16 @@
 #define PCACHE_KSETS_PER_QUEUE	8
 
 /*
- * Writeback issues at most this many bytes per bio and takes at most this
- * many ksets per batch; a batch's entries (each key, plus one split) live
- * in a preallocated array of PCACHE_WB_ENTRIES.
+ * Writeback issues at most this many bytes per bio. A batch takes ksets
+ * until it holds an eighth of the cache's data or wb_batch_ksets ksets
+ * (an eighth of the cache in 4 KiB keys, within these bounds); its
+ * entries (each key, plus one split) live in a preallocated array.
+ * Larger batches fold more overwrites and merge more neighbours; the
+ * byte bound keeps GC from waiting long for dirty_tail to move.
  */
 #define PCACHE_WB_IO_MAX	(512U * 1024)
-#define PCACHE_WB_BATCH_KSETS	16
-#define PCACHE_WB_ENTRIES	(2 * PCACHE_WB_BATCH_KSETS * PCACHE_KSET_KEYS_MAX)
+#define PCACHE_WB_BATCH_KSETS_MIN	16
+#define PCACHE_WB_BATCH_KSETS_MAX	256
 /* How often a waiting writeback looks again for idle time or a full cache. */
 #define PCACHE_WB_RECHECK	(HZ / 4)
 
@@ -172,7 +175,9 @@ struct pcache_cache {
 	struct work_struct	clean_work;
 	wait_queue_head_t	wb_wq;		/* writeback progress */
 	void			*wb_kset_buf;
-	struct pcache_key	*wb_keys;	/* PCACHE_WB_ENTRIES */
+	struct pcache_key	*wb_keys;	/* 2 * wb_batch_ksets * PCACHE_KSET_KEYS_MAX */
+	u32			wb_batch_ksets;
+	u64			wb_batch_bytes;
 	void			*gc_kset_buf;
 	bool			wb_err_logged;
 	bool			log_err_logged;

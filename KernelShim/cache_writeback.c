@@ -2,7 +2,7 @@
 /*
  * cache_writeback.c - write dirty keys back in log order.
  *
- * The worker takes up to PCACHE_WB_BATCH_KSETS ksets from dirty_tail and
+ * The worker takes up to wb_batch_ksets ksets from dirty_tail and
  * folds their dirty keys, in log order, into a batch tree where the later
  * key wins every overlap (as in the index, but only within the batch).
  * What is left is disjoint: it is written from pmem to the backing device
@@ -20,7 +20,9 @@
  * Writeback runs when the cache has been idle for writeback_idle_ms, when
  * used segments pass half of gc_percent, when writers wait for space, and
  * always to the end on a clean stop: until then the cache absorbs bursts
- * and rewrites without competing with them for the CPU and the disk.
+ * and rewrites without competing with them for the CPU and the disk. At
+ * idle time it takes small batches (it stops at the end of one when I/O
+ * comes back), otherwise batches of up to an eighth of the cache.
  */
 #include <linux/blkdev.h>
 #include <linux/completion.h>
@@ -238,8 +240,8 @@ void cache_writeback_fn(struct work_struct *work)
 	struct cache_pos head, start, cur;
 	struct cache_wb_batch b;
 	struct cache_wb_io io;
-	u64 keys, bytes;
-	u32 nk, next;
+	u64 keys, bytes, max_bytes;
+	u32 nk, next, max_ksets;
 	int ret;
 
 	atomic_set(&io.pending, 1);
@@ -261,14 +263,27 @@ void cache_writeback_fn(struct work_struct *work)
 			break;
 		}
 
+		/*
+		 * Writeback at idle time takes small batches, so that it yields
+		 * soon when I/O comes back; under space pressure or on a drain,
+		 * large ones, for throughput.
+		 */
+		if (READ_ONCE(cache->wb_drain) || cache_space_pressure(cache, 50)) {
+			max_ksets = cache->wb_batch_ksets;
+			max_bytes = cache->wb_batch_bytes;
+		} else {
+			max_ksets = PCACHE_WB_BATCH_KSETS_MIN;
+			max_bytes = min_t(u64, cache->wb_batch_bytes,
+					  PCACHE_WB_BATCH_KSETS_MIN * PCACHE_KSET_KEYS_MAX * SZ_4K);
+		}
 		keys = 0;
 		bytes = 0;
 		b.tree.root = RB_ROOT;
 		b.used = 0;
 		ret = 0;
 		cur = start;
-		for (nk = 0; nk < PCACHE_WB_BATCH_KSETS && !cache_pos_eq(&cur, &head); nk++) {
-			if (b.used + 2 * PCACHE_KSET_KEYS_MAX > PCACHE_WB_ENTRIES)
+		for (nk = 0; nk < max_ksets && !cache_pos_eq(&cur, &head); nk++) {
+			if (bytes >= max_bytes)
 				break;
 			ret = cache_kset_read(cache, &cur, hdr);
 			if (ret)
