@@ -31,7 +31,7 @@ help:
 	@echo "make check    sparse + W=1 on the module"
 	@echo "make install  module, depmod, pcachectl, udev rule, man page on this host"
 	@echo "make fuzz     Tests/fuzz/run.sh"
-	@echo "make bench    benchmarks in one VM: pmem, disk, dm-writecache, bcache, pcache"
+	@echo "make bench    benchmarks in one VM: pmem, disk, dm-writecache, bcache, null_blk, pcache"
 	@echo "make soak     long reliability runs (Tests/soak/run.sh; SOAK_ARGS=\"-n MULT -c CUTS\")"
 	@echo "make clean    remove build outputs, VM cache and results"
 	@echo "One kernel suite: Tests/vm/vm.sh run-suite Tests/kernel/001-module.sh"
@@ -98,7 +98,7 @@ clean:
 	rm -rf .build vm-cache results
 
 # Benchmarks (not part of `make test`): one VM, raw pmem / raw disk /
-# dm-writecache / bcache / pcache side by side; regenerates Docs/benchmarks.md.
+# dm-writecache / bcache / null_blk / pcache side by side; regenerates Docs/benchmarks.md.
 bench: deps module tool
 	@Tests/bench/bench.sh
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # make bench: one VM run measuring raw pmem, the raw backing disk,
-# dm-writecache, bcache and pcache on the same pmem and backing files, then
+# dm-writecache, bcache, an empty blk-mq disk (null_blk) and pcache on the
+# same pmem and backing files, then
 # Docs/benchmarks.md, Docs/benchmarks.png and results/bench/bench-results.json.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +22,7 @@ vm_files "$media"
 # Backing disk of 4 GiB: the read-miss job reads 2 GiB beyond the cache.
 start=$(date +%s)
 rc=0
-guest="BENCH_RUNTIME=${BENCH_RUNTIME:-15} BENCH_CONFIGS='${BENCH_CONFIGS:-pmem backing writecache bcache pcache}'"
+guest="BENCH_RUNTIME=${BENCH_RUNTIME:-15} BENCH_CONFIGS='${BENCH_CONFIGS:-pmem backing writecache bcache nullmq pcache}'"
 guest+=' bash "$TESTS_DIR/../bench/bench-guest.sh"'
 vm_run bench "$media" "$guest" "${BENCH_TIMEOUT:-1800}" || rc=$?
 jobdir=$(vm_results bench)
