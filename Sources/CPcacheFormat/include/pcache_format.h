@@ -139,6 +139,13 @@ _Static_assert(sizeof(struct pcache_meta_header_onmedia) == 8, "meta header size
 
 /* Backing record flags. */
 #define PCACHE_BACKING_F_DATA_CRC	(1U << 0)
+/*
+ * The engine initialised the record's segment chain (generations, log
+ * positions, the log's first header). A RUNNING record without it never
+ * stored anything in pmem: its chain is not replayed, the next start
+ * initialises a new one.
+ */
+#define PCACHE_BACKING_F_INIT_DONE	(1U << 1)
 
 /*
  * Backing record: record i has slots at
