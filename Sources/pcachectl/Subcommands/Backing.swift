@@ -23,8 +23,8 @@ extension PcacheCtl.Backing {
             discussion: """
                 Records the disk's identity (WWN, else serial) in the backing record so that a later start with a \
                 different disk behind the same path is refused unless --force is given. The first start needs \
-                --cache-size (rounded up to 16 MiB segments, at least 4); later starts reuse the record and its \
-                cached data. Waits for /dev/pcacheN (udev monitor, or polling /dev without udevd).
+                --cache-size (rounded up to 16 MiB segments, at least 4); later starts reuse the record and, after a \
+                crash or an unclean stop, replay its cached data (a clean stop leaves the cache empty). Waits for /dev/pcacheN (udev monitor, or polling /dev without udevd).
 
                 EXAMPLES:
                   pcachectl backing start --cache cache_dev0 /dev/vda --cache-size 1G
