@@ -335,13 +335,13 @@ void backing_dev_rq_io(struct pcache_backing_dev *backing_dev, struct request *r
 	backing_bio_submit(&b, done, priv);
 }
 
-void backing_dev_write_pmem(struct pcache_backing_dev *backing_dev, void *addr,
-			    u64 off, u32 len, backing_dev_done_fn done, void *priv)
+static void backing_dev_pmem_io(struct pcache_backing_dev *backing_dev, blk_opf_t opf,
+				void *addr, u64 off, u32 len, backing_dev_done_fn done, void *priv)
 {
 	struct pcache_cache_dev *cache_dev = backing_dev->cache_dev;
 	struct backing_bio_builder b = {
 		.backing_dev	= backing_dev,
-		.opf		= REQ_OP_WRITE,
+		.opf		= opf,
 		.sector		= off >> SECTOR_SHIFT,
 	};
 	u32 take;
@@ -360,6 +360,18 @@ void backing_dev_write_pmem(struct pcache_backing_dev *backing_dev, void *addr,
 		len -= take;
 	}
 	backing_bio_submit(&b, done, priv);
+}
+
+void backing_dev_write_pmem(struct pcache_backing_dev *backing_dev, void *addr,
+			    u64 off, u32 len, backing_dev_done_fn done, void *priv)
+{
+	backing_dev_pmem_io(backing_dev, REQ_OP_WRITE, addr, off, len, done, priv);
+}
+
+void backing_dev_read_pmem(struct pcache_backing_dev *backing_dev, void *addr,
+			   u64 off, u32 len, backing_dev_done_fn done, void *priv)
+{
+	backing_dev_pmem_io(backing_dev, REQ_OP_READ, addr, off, len, done, priv);
 }
 
 /* An empty PREFLUSH write: the passthrough answer to REQ_OP_FLUSH. */

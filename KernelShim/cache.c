@@ -13,17 +13,26 @@
  *  - Read fills: no EMPTY placeholder key; a fill is inserted only if its
  *    range still has no index entry and no stale entry was erased from the
  *    4 MiB subtree since the miss (a per-subtree erase sequence), which is
- *    exactly the case where no newer write can have come and gone.
+ *    exactly the case where no newer write can have come and gone. Its
+ *    cache space is taken at the miss (without waiting; none free: no fill)
+ *    and the backing device reads straight into it; the request is served
+ *    from there, so the request's pages, which their owner may change while
+ *    the read is in flight, are never a source of cache contents.
  *  - Open ksets: PCACHE_KSETS_PER_QUEUE per hardware queue, a 4 MiB region
  *    always logging into the same one (so overlapping keys are logged in
  *    index order), so that writers on different regions rarely meet on a
  *    kset lock while one of them seals a kset.
  *  - data_crc is also checked on read hits (the original only documents
- *    it). A mismatch at replay does not refuse the start: a dirty key stays
- *    indexed as BAD (reads of it fail with EIO, writeback skips it), a clean
- *    or written-back one is dropped (the backing device has the data). A
- *    mismatch at writeback skips the key with a log line; it is never
- *    written back as good data.
+ *    it), and computed over a kernel bounce copy of what is stored (a
+ *    write) or over pmem read with machine-check-safe copies (a fill). A
+ *    mismatch at replay does not refuse the start: a dirty key stays
+ *    indexed as BAD (reads of it fail with EIO), a clean or written-back one
+ *    still trims older entries of its range and is then dropped, so reads go
+ *    to the backing device, which has the data. A dirty key failing its crc
+ *    is never written back as good data: while an index entry still points
+ *    at its data, the entries are marked BAD and writeback stops before its
+ *    kset (a writeback error, retried every second) until it is overwritten;
+ *    a bad extent never turns into the older data of the backing device.
  *  - A clean stop (writeback_all) returns -EIO only after writeback made no
  *    progress for 30 s while failing; it logs "writeback N MiB left" every
  *    second meanwhile. It is clean only once every kset is in the log.
@@ -124,26 +133,30 @@ static void cache_replay_key(struct pcache_cache *cache, struct pcache_key *key,
 {
 	struct cache_subtree *st = cache_subtree_of(cache, key->off);
 	struct pcache_key *spare;
+	bool crc_bad = false;
 	u32 crc;
 
 	if (cache->data_crc &&
 	    (cache_data_crc(cache, key->seg, key->seg_off, key->len, &crc) ||
 	     crc != key->data_crc)) {
+		crc_bad = true;
 		atomic64_inc(&cache->data_crc_errors);
 		(*bad)++;
 		pcache_err("%s: replay: data_crc mismatch at backing offset %llu (cache segment %u offset %u len %u)%s",
 			   cache->name, key->off, key->seg, key->seg_off, key->len,
-			   dirty ? ": reads of it fail, it is not written back" :
-			   ": clean, dropped from the cache");
-		if (!dirty) {
-			cache_key_free(cache, key);
-			return;
-		}
-		key->flags |= CACHE_KEY_F_BAD;
+			   dirty ? ": reads of it fail and writeback stops before it until it is overwritten" :
+			   ": clean, reads of it go to the backing device");
+		if (dirty)
+			key->flags |= CACHE_KEY_F_BAD;
 	}
 	spare = cache_key_alloc(cache);
 	spin_lock(&st->lock);
 	cache_key_insert(cache, st, key, &spare);
+	if (crc_bad && !dirty) {
+		/* trimmed every older entry of its range: now leave the range to the backing device */
+		rb_erase(&key->node, &st->root);
+		cache_key_free(cache, key);
+	}
 	spin_unlock(&st->lock);
 	if (spare)
 		cache_key_free(cache, spare);
@@ -202,7 +215,8 @@ static int cache_replay_damaged(struct pcache_cache *cache, const struct cache_p
  * segment's generation) are stale and skipped; a key out of range, claiming
  * a newer generation or a key segment is corruption: the start is refused.
  * With data_crc, a dirty key whose data fails its crc stays indexed as
- * BAD (reads fail, writeback skips it); a clean one is dropped.
+ * BAD (reads fail, writeback stops before it); a clean one punches its range
+ * out of the index (reads go to the backing device).
  * Return: 0, or -EIO on a media error, -EUCLEAN when a damaged kset sits in
  * the middle of the log (see cache_replay_damaged()), the log ends at damage
  * before dirty_tail, a LAST kset links to an invalid segment, a kset has

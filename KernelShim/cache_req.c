@@ -10,6 +10,7 @@
 #include <linux/highmem.h>
 #include <linux/uaccess.h>
 #include <linux/slab.h>
+#include <linux/libnvdimm.h>
 
 #include "cache_internal.h"
 
@@ -71,19 +72,62 @@ static void rq_copy_to_pmem(struct rq_cursor *c, void *dst, u32 len)
 	}
 }
 
-/* Copy @len bytes of pmem at @src to the cursor; -EIO on a media error. */
-static int rq_copy_from_pmem(struct rq_cursor *c, const void *src, u32 len)
+/*
+ * rq_copy_to_pmem() through @bounce (a page the kernel owns): the request's
+ * pages are read once, and the crc returned is that of what was stored even
+ * if their owner changes them meanwhile.
+ */
+static u32 rq_copy_to_pmem_crc(struct rq_cursor *c, void *dst, u32 len, void *bounce)
+{
+	u32 crc = PCACHE_CRC_SEED, n;
+	struct bio_vec bv;
+	void *src;
+
+	while (len) {
+		bv = rq_cursor_bvec(c);
+		n = min(bv.bv_len, len);	/* a cursor segment is at most a page */
+		src = kmap_local_page(bv.bv_page);
+		memcpy(bounce, src + bv.bv_offset, n);
+		kunmap_local(src);
+		crc = crc32c(crc, bounce, n);
+		memcpy_flushcache(dst, bounce, n);
+		rq_cursor_step(c, n);
+		dst += n;
+		len -= n;
+	}
+	return crc;
+}
+
+/*
+ * Copy @len bytes of pmem at @src to the cursor; -EIO on a media error.
+ * With @bounce (a page the kernel owns), through it, and *@crc receives
+ * the crc of what pmem held (never computed over the request's pages).
+ */
+static int rq_copy_from_pmem(struct rq_cursor *c, const void *src, u32 len, void *bounce,
+			     u32 *crc)
 {
 	struct bio_vec bv;
 	unsigned long left;
 	void *dst;
 	u32 n;
 
+	if (crc)
+		*crc = PCACHE_CRC_SEED;
 	while (len) {
 		bv = rq_cursor_bvec(c);
 		n = min(bv.bv_len, len);
+		if (bounce) {
+			if (copy_mc_to_kernel(bounce, src, n))
+				return -EIO;
+			*crc = crc32c(*crc, bounce, n);
+		}
 		dst = kmap_local_page(bv.bv_page);
-		left = copy_mc_to_kernel(dst + bv.bv_offset, src, n);
+		if (bounce) {
+			memcpy(dst + bv.bv_offset, bounce, n);
+			left = 0;
+		} else {
+			left = copy_mc_to_kernel(dst + bv.bv_offset, src, n);
+		}
 		kunmap_local(dst);
 		if (left)
 			return -EIO;
@@ -140,7 +184,9 @@ static blk_status_t cache_write(struct pcache_cache *cache, struct request *rq)
 	struct pcache_key *key;
 	struct rq_cursor cur;
 	u64 off, gen, r, first, last;
+	struct page *bounce;
 	void *dst;
+	u32 crc = 0;
 
 	if (!total)
 		return BLK_STS_OK;
@@ -152,7 +198,14 @@ static blk_status_t cache_write(struct pcache_cache *cache, struct request *rq)
 		if (!n)
 			return BLK_STS_IOERR;	/* only while stopping */
 		dst = cache_data_addr(cache, seg, seg_off);
-		rq_copy_to_pmem(&cur, dst, n);
+		if (cache->data_crc) {
+			/* taken and returned around the copy only: never held across a wait */
+			bounce = mempool_alloc(cache->page_pool, GFP_NOIO);
+			crc = rq_copy_to_pmem_crc(&cur, dst, n, page_address(bounce));
+			mempool_free(bounce, cache->page_pool);
+		} else {
+			rq_copy_to_pmem(&cur, dst, n);
+		}
 		pmem_wmb();
 
 		key = cache_key_alloc(cache);
@@ -163,8 +216,7 @@ static blk_status_t cache_write(struct pcache_cache *cache, struct request *rq)
 		key->seg_gen = gen;
 		key->crc_off = seg_off;
 		key->crc_len = n;
-		if (cache->data_crc)
-			key->data_crc = pcache_crc(dst, n);
+		key->data_crc = crc;
 		cache_key_commit_wait(cache, key, true);
 		done += n;
 	}
@@ -187,12 +239,21 @@ static blk_status_t cache_write(struct pcache_cache *cache, struct request *rq)
 
 /* ---- reads ---- */
 
+/*
+ * A read fill: one extent of a miss, read from the backing device straight
+ * into cache space allocated for it (never into the request's pages, whose
+ * owner could change them while the read is in flight), then copied from
+ * there to the request and logged as a CLEAN key.
+ */
 struct cache_fill {
 	struct list_head node;
 	u64		off;
 	u32		len;
 	u32		rq_off;
 	u64		eseq;
+	u32		seg;		/* holds a reference until committed or dropped */
+	u32		seg_off;
+	u64		gen;
 };
 
 /* Lives in the request's pdu (see pcache_cache_rq_pdu_size): no allocation per read. */
@@ -222,73 +283,82 @@ static void cache_read_finish(struct cache_read_ctx *ctx)
 }
 
 /*
- * Copy what the backing device returned into the cache as CLEAN keys, but
- * only where nothing was written meanwhile: the range must still have no
- * index entry and no stale entry may have been erased from the subtree
- * since the miss (an erased entry could have hidden a newer write).
+ * The backing device filled @fill's cache space: make it durable, copy it
+ * to the request (machine-check safe, with its crc when data_crc is on) and
+ * log it as a CLEAN key, but only where nothing was written meanwhile: the
+ * range must still have no index entry and no stale entry may have been
+ * erased from the subtree since the miss (an erased entry could have hidden
+ * a newer write). Otherwise its segment reference is dropped.
  */
 static void cache_fill_one(struct cache_read_ctx *ctx, struct rq_cursor *cur,
-			   struct cache_fill *fill)
+			   struct cache_fill *fill, void *bounce)
 {
 	struct pcache_cache *cache = ctx->cache;
 	struct cache_subtree *st = cache_subtree_of(cache, fill->off);
-	u32 head_idx = ctx->rq->mq_hctx->queue_num;
-	u32 left = fill->len, n, seg, seg_off;
-	u64 off = fill->off, gen;
 	struct pcache_key *key, *spare = NULL;	/* a fill range is empty: it splits nothing */
-	void *dst;
+	void *src = cache_data_addr(cache, fill->seg, fill->seg_off);
+	u32 crc = 0;
 	int ret;
 
+	/* DMA may have left the data in CPU caches: write it back first */
+	arch_wb_cache_pmem(src, fill->len);
+	pmem_wmb();
 	rq_cursor_seek(cur, fill->rq_off);
-	while (left) {
-		n = cache_data_alloc(cache, head_idx, left, false, &seg, &seg_off, &gen);
-		if (!n)
-			return;
-		dst = cache_data_addr(cache, seg, seg_off);
-		rq_copy_to_pmem(cur, dst, n);
-		pmem_wmb();
-
-		key = cache_key_alloc(cache);
-		key->off = off;
-		key->len = n;
-		key->flags = CACHE_KEY_F_CLEAN;
-		key->seg = seg;
-		key->seg_off = seg_off;
-		key->seg_gen = gen;
-		key->crc_off = seg_off;
-		key->crc_len = n;
-		if (cache->data_crc)
-			key->data_crc = pcache_crc(dst, n);
-
-		spin_lock(&st->lock);
-		if (st->eseq == fill->eseq && cache_range_empty(st, off, n))
-			ret = cache_key_commit(cache, st, key, &spare, false);
-		else
-			ret = -EAGAIN;
-		spin_unlock(&st->lock);
-		if (ret) {
-			cache_key_free(cache, key);
-			cache_seg_put(cache, seg);
-			return;
-		}
-		atomic64_inc(&cache->fills);
-		off += n;
-		left -= n;
+	if (rq_copy_from_pmem(cur, src, fill->len, bounce, bounce ? &crc : NULL)) {
+		pr_err_ratelimited("pcache: %s: media error reading the fill of backing offset %llu (cache segment %u offset %u len %u)\n",
+				   cache->name, fill->off, fill->seg, fill->seg_off, fill->len);
+		cmpxchg(&ctx->status, BLK_STS_OK, BLK_STS_IOERR);
+		goto drop;
 	}
+	if (READ_ONCE(cache->stopping))
+		goto drop;
+
+	key = cache_key_alloc(cache);
+	key->off = fill->off;
+	key->len = fill->len;
+	key->flags = CACHE_KEY_F_CLEAN;
+	key->seg = fill->seg;
+	key->seg_off = fill->seg_off;
+	key->seg_gen = fill->gen;
+	key->crc_off = fill->seg_off;
+	key->crc_len = fill->len;
+	key->data_crc = crc;
+
+	spin_lock(&st->lock);
+	if (st->eseq == fill->eseq && cache_range_empty(st, fill->off, fill->len))
+		ret = cache_key_commit(cache, st, key, &spare, false);
+	else
+		ret = -EAGAIN;
+	spin_unlock(&st->lock);
+	if (ret) {
+		cache_key_free(cache, key);
+		goto drop;
+	}
+	atomic64_inc(&cache->fills);
+	return;
+drop:
+	cache_seg_put(cache, fill->seg);
 }
 
 static void cache_fill_fn(struct work_struct *work)
 {
 	struct cache_read_ctx *ctx = container_of(work, struct cache_read_ctx, work);
+	struct pcache_cache *cache = ctx->cache;
+	struct page *bounce = NULL;
 	struct cache_fill *fill;
 	struct rq_cursor cur;
 
+	if (cache->data_crc && READ_ONCE(ctx->status) == BLK_STS_OK)
+		bounce = mempool_alloc(cache->page_pool, GFP_NOIO);
 	rq_cursor_init(&cur, ctx->rq);
 	list_for_each_entry(fill, &ctx->fills, node) {
-		if (READ_ONCE(ctx->cache->stopping))
-			break;
-		cache_fill_one(ctx, &cur, fill);
+		if (READ_ONCE(ctx->status) == BLK_STS_OK)
+			cache_fill_one(ctx, &cur, fill, bounce ? page_address(bounce) : NULL);
+		else
+			cache_seg_put(cache, fill->seg);
 	}
+	if (bounce)
+		mempool_free(bounce, cache->page_pool);
 	cache_read_finish(ctx);
 }
 
@@ -296,7 +366,8 @@ static void cache_read_put(struct cache_read_ctx *ctx)
 {
 	if (!atomic_dec_and_test(&ctx->pending))
 		return;
-	if (READ_ONCE(ctx->status) == BLK_STS_OK && !list_empty(&ctx->fills))
+	/* fills hold segment references and their data: always to the worker */
+	if (!list_empty(&ctx->fills))
 		queue_work(ctx->cache->wq, &ctx->work);
 	else
 		cache_read_finish(ctx);
@@ -312,24 +383,45 @@ static void cache_read_done(void *priv, blk_status_t status)
 	cache_read_put(ctx);
 }
 
+/*
+ * A miss: read it into cache space where some is free without waiting
+ * (a fill is optional), the rest straight into the request's pages.
+ */
 static void cache_read_miss(struct cache_read_ctx *ctx, u64 off, u32 len, u32 rq_off,
 			    u64 eseq, bool fill_ok)
 {
 	struct pcache_cache *cache = ctx->cache;
+	u32 head_idx = ctx->rq->mq_hctx->queue_num;
 	struct cache_fill *fill;
+	u32 n;
 
 	atomic64_inc(&cache->misses);
 	atomic64_add(len, &cache->miss_bytes);
-	if (fill_ok && !READ_ONCE(cache->stopping)) {
+	while (fill_ok && len && !READ_ONCE(cache->stopping)) {
 		fill = kmalloc(sizeof(*fill), GFP_NOIO | __GFP_NOWARN);
-		if (fill) {
-			fill->off = off;
-			fill->len = len;
-			fill->rq_off = rq_off;
-			fill->eseq = eseq;
-			list_add_tail(&fill->node, &ctx->fills);
+		if (!fill)
+			break;
+		n = cache_data_alloc(cache, head_idx, len, false, &fill->seg, &fill->seg_off,
+				     &fill->gen);
+		if (!n) {
+			kfree(fill);
+			break;
 		}
+		fill->off = off;
+		fill->len = n;
+		fill->rq_off = rq_off;
+		fill->eseq = eseq;
+		list_add_tail(&fill->node, &ctx->fills);
+		atomic_inc(&ctx->pending);
+		backing_dev_read_pmem(cache->backing_dev,
+				      cache_data_addr(cache, fill->seg, fill->seg_off), off, n,
+				      cache_read_done, ctx);
+		off += n;
+		rq_off += n;
+		len -= n;
 	}
+	if (!len)
+		return;
 	atomic_inc(&ctx->pending);
 	backing_dev_rq_io(cache->backing_dev, ctx->rq, rq_off, len, cache_read_done, ctx);
 }
@@ -347,8 +439,8 @@ static bool cache_read_hit(struct cache_read_ctx *ctx, struct rq_cursor *cur,
 	u32 crc;
 
 	if (hit->flags & CACHE_KEY_F_BAD) {
-		pcache_err("%s: read of %llu+%u hits data that failed data_crc at replay",
-			   cache->name, hit->off, hit->len);
+		pr_err_ratelimited("pcache: %s: read of %llu+%u hits cached data that failed data_crc\n",
+				   cache->name, hit->off, hit->len);
 		cache_read_error(ctx);
 		return true;
 	}
@@ -366,9 +458,10 @@ static bool cache_read_hit(struct cache_read_ctx *ctx, struct rq_cursor *cur,
 		}
 	}
 	rq_cursor_seek(cur, rq_off);
-	if (rq_copy_from_pmem(cur, cache_data_addr(cache, hit->seg, hit->seg_off), hit->len)) {
-		pcache_err("%s: media error reading cached data of backing offset %llu",
-			   cache->name, hit->off);
+	if (rq_copy_from_pmem(cur, cache_data_addr(cache, hit->seg, hit->seg_off), hit->len,
+			      NULL, NULL)) {
+		pr_err_ratelimited("pcache: %s: media error reading cached data of backing offset %llu\n",
+				   cache->name, hit->off);
 		cache_read_error(ctx);
 		return true;
 	}

@@ -140,17 +140,62 @@ struct cache_wb_batch {
 };
 
 /*
- * Fold one kset's dirty keys into @b. Keys whose data_crc no longer
- * matches are left out (the read path reports them too).
- * Return: non-CLEAN keys seen and their bytes through @keys/@bytes.
+ * A dirty key failed its data_crc (or its data could not be read). If an
+ * index entry still points at its data (same segment, generation and
+ * logged extent), that data is what reads of the range must return: mark
+ * those entries BAD (reads fail with EIO) and return true, for writeback
+ * must not pass the key (GC would free it, and reads would silently return
+ * the older data of the backing device). Once every such entry has been
+ * overwritten, return false: the key is then just not written back.
+ * Counted and logged once, when its entries are first marked.
  */
-static void cache_wb_kset(struct pcache_cache *cache, struct cache_wb_batch *b,
+static bool cache_wb_bad_key(struct pcache_cache *cache, const struct pcache_key *key, int err)
+{
+	struct cache_subtree *st = cache_subtree_of(cache, key->off);
+	bool current_data = false, newly = false;
+	struct pcache_key *t;
+	struct rb_node *n;
+
+	spin_lock(&st->lock);
+	for (t = cache_key_first_after(st, key->off); t && t->off < cache_key_end(key);
+	     t = n ? rb_entry(n, struct pcache_key, node) : NULL) {
+		n = rb_next(&t->node);
+		if (t->seg != key->seg || t->seg_gen != key->seg_gen || t->crc_off != key->seg_off)
+			continue;
+		current_data = true;
+		if (!(t->flags & CACHE_KEY_F_BAD))
+			newly = true;
+		t->flags |= CACHE_KEY_F_BAD;
+	}
+	spin_unlock(&st->lock);
+
+	if (current_data && !newly)
+		return true;
+	atomic64_inc(&cache->data_crc_errors);
+	pr_err_ratelimited("pcache: %s: writeback: %s at backing offset %llu (cache segment %u offset %u len %u): %s\n",
+			   cache->name, err ? "media error" : "data_crc mismatch", key->off, key->seg,
+			   key->seg_off, key->len,
+			   current_data ? "reads of it fail with EIO and writeback stops before it until it is overwritten" :
+			   "overwritten since, not written back");
+	return current_data;
+}
+
+/*
+ * Fold one kset's dirty keys into @b. Keys whose data_crc no longer
+ * matches are left out; if such a key's data is still in use, the kset is
+ * not folded any further (see cache_wb_bad_key()).
+ * Return: true if writeback must stop before this kset (what it folded
+ * already is a prefix of the log and harmless to write); otherwise its
+ * non-CLEAN keys and their bytes are added to @keys/@bytes.
+ */
+static bool cache_wb_kset(struct pcache_cache *cache, struct cache_wb_batch *b,
 			  u64 *keys, u64 *bytes)
 {
 	struct pcache_kset_onmedia *hdr = cache->wb_kset_buf;
 	struct pcache_key_onmedia *k = cache->wb_kset_buf + PCACHE_KSET_HDR_SIZE;
-	struct pcache_key *key, *spare;
 	u32 i, nr = le16_to_cpu(hdr->key_num), crc;
+	struct pcache_key *key, *spare;
+	u64 nkeys = 0, nbytes = 0;
 	int ret;
 
 	/* the caller left room for two entries (a key and a split) per key */
@@ -163,16 +208,15 @@ static void cache_wb_kset(struct pcache_cache *cache, struct cache_wb_batch *b,
 		}
 		if (key->flags & CACHE_KEY_F_CLEAN)
 			continue;
-		(*keys)++;
-		*bytes += key->len;
+		nkeys++;
+		nbytes += key->len;
 		if (cache_key_stale(cache, key))
 			continue;
 		if (cache->data_crc) {
 			ret = cache_data_crc(cache, key->seg, key->seg_off, key->len, &crc);
 			if (ret || crc != key->data_crc) {
-				atomic64_inc(&cache->data_crc_errors);
-				pcache_err("%s: data_crc mismatch at backing offset %llu (cache segment %u offset %u len %u): not written back",
-					   cache->name, key->off, key->seg, key->seg_off, key->len);
+				if (cache_wb_bad_key(cache, key, ret))
+					return true;
 				continue;
 			}
 		}
@@ -181,6 +225,9 @@ static void cache_wb_kset(struct pcache_cache *cache, struct cache_wb_batch *b,
 		cache_key_insert_tree(cache, &b->tree, key, &spare, false);
 		b->used += spare ? 1 : 2;
 	}
+	*keys += nkeys;
+	*bytes += nbytes;
+	return false;
 }
 
 /* Write @len bytes of cache segment @seg at @seg_off to backing offset @off. */
@@ -242,6 +289,7 @@ void cache_writeback_fn(struct work_struct *work)
 	struct cache_wb_io io;
 	u64 keys, bytes, max_bytes;
 	u32 nk, next, max_ksets;
+	bool blocked;
 	int ret;
 
 	atomic_set(&io.pending, 1);
@@ -281,6 +329,7 @@ void cache_writeback_fn(struct work_struct *work)
 		b.tree.root = RB_ROOT;
 		b.used = 0;
 		ret = 0;
+		blocked = false;
 		cur = start;
 		for (nk = 0; nk < max_ksets && !cache_pos_eq(&cur, &head); nk++) {
 			if (bytes >= max_bytes)
@@ -299,12 +348,20 @@ void cache_writeback_fn(struct work_struct *work)
 				cur.off = 0;
 				continue;
 			}
-			cache_wb_kset(cache, &b, &keys, &bytes);
+			if (cache_wb_kset(cache, &b, &keys, &bytes)) {
+				blocked = true;
+				break;
+			}
 			cur.off += PCACHE_KSET_HDR_SIZE + le16_to_cpu(hdr->key_num) * PCACHE_KEY_SIZE;
 		}
 		/* a bad kset: write back what precedes it; the next round reports it */
 		if (ret && cache_pos_eq(&cur, &start)) {
 			cache_wb_error(cache, "bad kset in the log", ret);
+			break;
+		}
+		/* a bad dirty key still in use: look again later (it may be overwritten) */
+		if (blocked && cache_pos_eq(&cur, &start)) {
+			cache_wb_error(cache, "dirty data failing data_crc is still in use", -EBADMSG);
 			break;
 		}
 		cache_wb_issue(cache, &b, &io);

@@ -179,6 +179,13 @@ void backing_dev_rq_io(struct pcache_backing_dev *backing_dev, struct request *r
 /* Write @len bytes from the pmem mapping at @addr to backing byte offset @off. */
 void backing_dev_write_pmem(struct pcache_backing_dev *backing_dev, void *addr,
 			    u64 off, u32 len, backing_dev_done_fn done, void *priv);
+/*
+ * Read @len bytes at backing byte offset @off into the pmem mapping at @addr.
+ * The data may still sit in CPU caches when @done runs (DMA into a
+ * write-back cache, e.g. DDIO): write it back before relying on it.
+ */
+void backing_dev_read_pmem(struct pcache_backing_dev *backing_dev, void *addr,
+			   u64 off, u32 len, backing_dev_done_fn done, void *priv);
 /* Flush the backing device's volatile cache; returns 0 or -errno. Sleeps. */
 int backing_dev_flush(struct pcache_backing_dev *backing_dev);
 

@@ -6,6 +6,7 @@ Writes one 4 KiB block made of TOKEN repeated to PCACHE_DEV at OFFSET
 (O_DIRECT), then at once (before the engine's 1 s kset flush and writeback)
 checks that the block sits in PMEM in the 16 MiB from PMEM_OFFSET (else
 anywhere in PMEM) and flips one byte of it there. Prints the pmem offset of the flipped byte.
+With PCACHE_DEV "-", nothing is written: a block of TOKEN already cached is flipped.
 Exit 2 if the block is not found in pmem."""
 import mmap
 import os
@@ -15,9 +16,10 @@ dev, off, pmem, pmem_off, token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sy
 block = (token.encode() * (4096 // len(token) + 1))[:4096]
 buf = mmap.mmap(-1, 4096)
 buf[:] = block
-fd = os.open(dev, os.O_RDWR | os.O_DIRECT)
-os.pwritev(fd, [buf], off)
-os.close(fd)
+if dev != "-":
+    fd = os.open(dev, os.O_RDWR | os.O_DIRECT)
+    os.pwritev(fd, [buf], off)
+    os.close(fd)
 
 pfd = os.open(pmem, os.O_RDWR | os.O_DIRECT)
 size = os.lseek(pfd, 0, os.SEEK_END)
