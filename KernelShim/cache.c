@@ -216,8 +216,12 @@ static int cache_replay_damaged(struct pcache_cache *cache, const struct cache_p
  * a newer generation or a key segment is corruption: the start is refused.
  * With data_crc, a dirty key whose data fails its crc stays indexed as
  * BAD (reads fail, writeback stops before it); a clean one punches its range
- * out of the index (reads go to the backing device).
- * Return: 0, or -EIO on a media error, -EUCLEAN when a damaged kset sits in
+ * out of the index (reads go to the backing device). A live key not aligned
+ * to the backing disk's logical block size (a cache written for a disk with
+ * smaller sectors) could only become misaligned backing I/O: the start is
+ * refused and the data stays in pmem.
+ * Return: 0, or -EINVAL for keys misaligned to the backing disk, -EIO on a
+ * media error, -EUCLEAN when a damaged kset sits in
  * the middle of the log (see cache_replay_damaged()), the log ends at damage
  * before dirty_tail, a LAST kset links to an invalid segment, a kset has
  * unknown flags or a key is corrupt.
@@ -230,6 +234,8 @@ int cache_replay(struct pcache_cache *cache)
 	struct cache_pos pos = cache->key_tail, bad_pos = { };
 	u64 nksets = 0, nkeys = 0, nstale = 0, nbad = 0, ncorrupt = 0;
 	u64 log_dirty_keys = 0, log_dirty_bytes = 0;
+	u32 lbs = bdev_logical_block_size(cache->backing_dev->bdev);
+	u64 nmisaligned = 0, misaligned_off = 0;
 	bool past_dirty = false, ends_damaged = false;
 	struct pcache_key *key;
 	struct cache_seg *s;
@@ -295,6 +301,12 @@ int cache_replay(struct pcache_cache *cache)
 				cache_key_free(cache, key);
 				continue;
 			}
+			if ((key->off | key->len) & (lbs - 1)) {
+				if (!nmisaligned++)
+					misaligned_off = key->off;
+				cache_key_free(cache, key);
+				continue;
+			}
 			if (key->seg_gen > s->gen || !cache_replay_ref(cache, key)) {
 				if (!ncorrupt++)
 					bad_pos = pos;
@@ -329,6 +341,11 @@ int cache_replay(struct pcache_cache *cache)
 		pcache_err("%s: replay: %llu keys in valid ksets are out of range, claim a future generation or point into the key log (first in the kset at %u:%u); refusing to start",
 			   cache->name, ncorrupt, bad_pos.seg, bad_pos.off);
 		return -EUCLEAN;
+	}
+	if (nmisaligned) {
+		pcache_err("%s: replay: %llu keys are not aligned to the backing disk's %u-byte logical blocks (first at backing offset %llu): the cache was written for a disk with smaller sectors; refusing to start, its data stays in pmem",
+			   cache->name, nmisaligned, lbs, misaligned_off);
+		return -EINVAL;
 	}
 	if (!past_dirty && ends_damaged) {
 		/*

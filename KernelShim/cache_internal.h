@@ -226,12 +226,10 @@ int cache_seg_alloc(struct pcache_cache *cache, enum cache_seg_state state, u32 
 void cache_seg_get(struct pcache_cache *cache, u32 seg, u32 n);
 void cache_seg_put(struct pcache_cache *cache, u32 seg);
 void cache_seg_put_locked(struct pcache_cache *cache, u32 seg);
-bool cache_seg_reclaim_pending(struct pcache_cache *cache);
 u32 cache_seg_reclaim(struct pcache_cache *cache);
 void cache_space_kick(struct pcache_cache *cache);
 u32 cache_data_alloc(struct pcache_cache *cache, u32 head_idx, u32 want, bool may_wait,
 		     u32 *seg, u32 *seg_off, u64 *gen);
-void cache_heads_release(struct pcache_cache *cache);
 int cache_data_crc(struct pcache_cache *cache, u32 seg, u32 off, u32 len, u32 *crc);
 
 /* cache_key.c */

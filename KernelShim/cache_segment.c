@@ -123,18 +123,6 @@ void cache_seg_put(struct pcache_cache *cache, u32 seg)
 	spin_unlock(&cache->seg_lock);
 }
 
-bool cache_seg_reclaim_pending(struct pcache_cache *cache)
-{
-	bool ret = false;
-	u32 i;
-
-	spin_lock(&cache->seg_lock);
-	for (i = 0; i < cache->n_segs && !ret; i++)
-		ret = cache->segs[i].state == CACHE_SEG_RECLAIM;
-	spin_unlock(&cache->seg_lock);
-	return ret;
-}
-
 /*
  * cache_seg_reclaim - free every segment waiting for reclaim.
  * The new generation is in memory before the segment becomes allocatable
@@ -261,21 +249,6 @@ u32 cache_data_alloc(struct pcache_cache *cache, u32 head_idx, u32 want, bool ma
 					READ_ONCE(cache->stopping), HZ))
 			cache_space_kick(cache);
 		atomic_dec(&cache->space_waiters);
-	}
-}
-
-/* Drop every data head's segment (stop). */
-void cache_heads_release(struct pcache_cache *cache)
-{
-	struct cache_head *head;
-	u32 i;
-
-	for (i = 0; i < cache->n_heads; i++) {
-		head = &cache->heads[i];
-		spin_lock(&head->lock);
-		if (head->seg >= 0)
-			cache_head_drop(cache, head);
-		spin_unlock(&head->lock);
 	}
 }
 

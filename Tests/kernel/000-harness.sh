@@ -31,6 +31,18 @@ test_backing_disks() {
 		fail "read back from $BACKING2 differs"
 }
 
+test_4kn_disk() {
+	[[ -n "${BACKING_4K:-}" ]] || fail "BACKING_4K is not set"
+	[[ -b "$BACKING_4K" ]] || fail "$BACKING_4K missing"
+	(($(blockdev --getsize64 "$BACKING_4K") == 512 * 1024 * 1024)) || fail "$BACKING_4K is not 512 MiB"
+	[[ "$(blockdev --getss "$BACKING_4K")" == 4096 ]] || fail "$BACKING_4K has $(blockdev --getss "$BACKING_4K")-byte logical blocks, want 4096"
+	[[ "$(blockdev --getss "$BACKING")" == 512 && "$(blockdev --getss "$BACKING2")" == 512 ]] ||
+		fail "$BACKING and $BACKING2 must keep 512-byte logical blocks"
+	dd if=/dev/zero of="$BACKING_4K" bs=512 count=1 oflag=direct status=none 2>/dev/null &&
+		fail "a 512-byte O_DIRECT write to $BACKING_4K was accepted"
+	return 0
+}
+
 test_results_share_is_writable() {
 	echo "written by the guest" >"$RESULTS/harness-probe" || fail "cannot write to $RESULTS"
 	[[ "$(cat "$RESULTS/harness-probe")" == "written by the guest" ]] || fail "read back from $RESULTS differs"

@@ -97,6 +97,31 @@ test_split_sub_ranges_verify() {
 	echo 0 >/sys/module/pcache/parameters/passthrough_split
 }
 
+test_split_toggled_under_io() {
+	# passthrough_split changes between 0, 1 and 16 while requests are in
+	# flight: each request must act on one value (read twice, a change to 0
+	# in between let the split run past its 16 pieces on the stack)
+	local p=/sys/module/pcache/parameters/passthrough_split n=0
+	rm -f /tmp/t025.toggle.stop
+	(
+		while [[ ! -e /tmp/t025.toggle.stop ]]; do
+			echo 16 >$p; echo 0 >$p; echo 16 >$p; echo 1 >$p
+		done
+	) &
+	run_fio toggle-write --rw=randwrite --bsrange=64k-1m --size=96M --offset=384M --iodepth=16 \
+		--numjobs=2 --offset_increment=96M
+	run_fio toggle-read --rw=randwrite --bsrange=64k-1m --size=96M --offset=384M --iodepth=16 \
+		--numjobs=2 --offset_increment=96M --verify_only
+	touch /tmp/t025.toggle.stop
+	wait
+	# any value is safe: out-of-range ones act as 16
+	for n in 4294967295 17 1000; do
+		echo $n >$p || fail "cannot set passthrough_split=$n"
+		run_fio split-$n --rw=randwrite --bsrange=512-1m --size=8M --offset=600M --iodepth=8
+	done
+	echo 0 >$p
+}
+
 test_data_reaches_backing() {
 	local src=/tmp/t025.src
 	head -c $((8 << 20)) /dev/urandom >$src

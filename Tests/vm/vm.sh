@@ -13,7 +13,8 @@
 # mounts the host's root read-only over 9p with a tmpfs overlay on top, so the
 # guest sees the repository, bash, fio and the host-built pcachectl. pmem is a
 # file-backed NVDIMM (it survives QEMU, for restart and power-cut tests), the
-# backing disks are sparse raw files as virtio drives (/dev/vda, /dev/vdb).
+# backing disks are sparse raw files as virtio drives (/dev/vda, /dev/vdb;
+# guest suites also get /dev/vdc, a 4Kn disk: 4096-byte logical blocks).
 # A second, writable 9p share (the job directory) carries the job script in
 # and the results out; the serial console is kept as console.log.
 #
@@ -22,7 +23,8 @@
 #
 # Environment knobs: KVER, PCACHE_KO, PCACHECTL, VM_SMP (2), VM_MEM (2G),
 # VM_TCG_THREAD (multi|single), VM_BOOT_TIMEOUT (300 s), SUITE_TIMEOUT (600 s,
-# a suite may set TIMEOUT=<s> on a line of its own), VM_TIMEOUT_SCALE (1,
+# a suite may set TIMEOUT=<s> on a line of its own, and KERNEL_ARGS="..." for
+# extra guest kernel command line options), VM_TIMEOUT_SCALE (1,
 # multiplies suite timeouts on a slow host), RUN_ALL_TIMEOUT (2100 s),
 # VM_KEEP_IMAGES=1 keeps per-suite images after a passing run, VERBOSE=1
 # streams the guest console to the terminal, VM_PMEM_RAM=1 backs the
@@ -42,6 +44,10 @@ RUN_ALL_TIMEOUT=${RUN_ALL_TIMEOUT:-2100}
 VM_PMEM_MB=${VM_PMEM_MB:-1024}
 VM_DISK1_MB=${VM_DISK1_MB:-4096}
 VM_DISK2_MB=${VM_DISK2_MB:-1024}
+VM_DISK3_MB=${VM_DISK3_MB:-512}
+# /dev/vdc: 4096-byte logical and physical blocks, and an I/O topology
+# (minimum 8 KiB, optimal 256 KiB) that a stacked disk must inherit.
+VM_DISK3_PROPS=${VM_DISK3_PROPS:-logical_block_size=4096,physical_block_size=4096,min_io_size=8192,opt_io_size=262144}
 
 # Kernel log lines that fail a test (extended regex, shared with the guest
 # runner through the environment).
@@ -114,11 +120,12 @@ vm_initrd() {
 # ---------------------------------------------------------------- QEMU
 
 # vm_qemu_cmd CONSOLE JOBDIR PMEM_IMG [DISK...] -- prints nothing, fills the
-# array VM_QEMU_ARGV.
+# array VM_QEMU_ARGV. A DISK of the form FILE,PROP=V,... becomes a
+# virtio-blk-pci device with those properties (e.g. logical_block_size=4096).
 vm_qemu_argv() {
 	local console=$1 jobdir=$2 pmem=$3
 	shift 3
-	local kver initrd size d append
+	local kver initrd size d file append n=0
 	kver=$(vm_kver)
 	initrd=$(vm_initrd) && [[ -s "$initrd" ]] || vm_die "no initramfs"
 	# loglevel=5: warnings reach the console (and console.log). On a crowded
@@ -141,8 +148,13 @@ vm_qemu_argv() {
 		VM_QEMU_ARGV+=(-object "memory-backend-file,id=mem1,share=on,mem-path=$pmem,size=$size${VM_PMEM_RAM:+,prealloc=on}"
 			-device nvdimm,id=nv1,memdev=mem1)
 	fi
+	# explicit devices in argument order: they are /dev/vda, /dev/vdb, ...
+	# (QEMU places if=virtio drives after every -device)
 	for d in "$@"; do
-		VM_QEMU_ARGV+=(-drive "file=$d,if=virtio,format=raw,cache=none")
+		n=$((n + 1))
+		file=${d%%,*}
+		VM_QEMU_ARGV+=(-drive "file=$file,if=none,id=disk$n,format=raw,cache=none"
+			-device "virtio-blk-pci,drive=disk$n${d#"$file"}")
 	done
 }
 
@@ -326,11 +338,12 @@ vm_pmem_ram_path() { echo "/dev/shm/pcache-vm-$(echo "$1" | md5sum | cut -c1-12)
 # vm_files_rm DIR: remove what vm_files made (including a VM_PMEM_RAM copy).
 vm_files_rm() {
 	[[ -L "$1/pmem.img" ]] && rm -f "$(readlink "$1/pmem.img")"
-	rm -f "$1/pmem.img" "$1/vda.img" "$1/vdb.img"
+	rm -f "$1/pmem.img" "$1/vda.img" "$1/vdb.img" "$1/vdc.img"
 }
 
 # vm_files DIR [PMEM_MB] [DISK1_MB] [DISK2_MB]: fresh VM media in DIR:
 # pmem.img (fsdax namespace, otherwise zero), vda.img and vdb.img (sparse zero).
+# vm_files_4kn DIR adds vdc.img (VM_DISK3_MB, sparse zero) for the 4Kn disk.
 # With VM_PMEM_RAM=1, pmem.img is a link to a fully allocated copy in /dev/shm.
 vm_files() {
 	local dir=$1 pmem_mb=${2:-$VM_PMEM_MB} d1=${3:-$VM_DISK1_MB} d2=${4:-$VM_DISK2_MB} tpl ram
@@ -349,6 +362,8 @@ vm_files() {
 	truncate -s "${d1}M" "$dir/vda.img"
 	truncate -s "${d2}M" "$dir/vdb.img"
 }
+
+vm_files_4kn() { truncate -s "${VM_DISK3_MB}M" "$1/vdc.img"; }
 
 # ---------------------------------------------------------------- jobs
 
@@ -375,6 +390,7 @@ vm_write_job() {
 		export PCACHE_KO=$(printf %q "$ko")
 		export PCACHECTL=$(printf %q "$ctl")
 		export PMEM=/dev/pmem0 BACKING=/dev/vda BACKING2=/dev/vdb RESULTS=/results
+		$([[ -n "${VM_WITH_4KN:-}" ]] && echo "export BACKING_4K=/dev/vdc")
 		export VM_BAD_KMSG=$(printf %q "$VM_BAD_KMSG")
 		export PATH=$(printf %q "$VM_CACHE/bin"):"\$PATH"
 		$command
@@ -452,6 +468,12 @@ vm_suite_timeout() {
 	awk -v t="${t:-$SUITE_TIMEOUT}" -v k="${VM_TIMEOUT_SCALE:-1}" 'BEGIN { printf "%d\n", t * k }'
 }
 
+# The suite's KERNEL_ARGS="..." line: extra guest kernel command line options
+# (e.g. slub_debug=FZPU for a suite that looks for use-after-free).
+vm_suite_kernel_args() {
+	sed -n 's/^KERNEL_ARGS="\([^"]*\)"[[:space:]]*\(#.*\)\?$/\1/p' "$1" | tail -n 1
+}
+
 # Prints the per-test lines from a results.txt, with reasons and the
 # offending kernel lines; counts into SUITE_PASS/SUITE_FAIL/SUITE_SKIP.
 vm_report_results() {
@@ -505,10 +527,13 @@ vm_run_guest_suite() {
 	fi
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	vm_files "$media" || { echo "FAIL $suite: could not create VM media"; SUITE_FAIL=1; return 1; }
-	vm_write_job "$dir" "exec bash \"\$REPO/Tests/vm/guest-runner.sh\" $(printf %q "$(realpath "$file")")"
+	{ vm_files "$media" && vm_files_4kn "$media"; } ||
+		{ echo "FAIL $suite: could not create VM media"; SUITE_FAIL=1; return 1; }
+	VM_WITH_4KN=1 vm_write_job "$dir" "exec bash \"\$REPO/Tests/vm/guest-runner.sh\" $(printf %q "$(realpath "$file")")"
 	t0=$(date +%s)
-	if ! vm_boot "$suite" "$dir" "$media/pmem.img" "$media/vda.img" "$media/vdb.img"; then
+	if ! VM_APPEND="${VM_APPEND:-} $(vm_suite_kernel_args "$file")" \
+		vm_boot "$suite" "$dir" "$media/pmem.img" "$media/vda.img" "$media/vdb.img" \
+		"$media/vdc.img,$VM_DISK3_PROPS"; then
 		echo "FAIL $suite: the VM did not boot twice in a row (see $dir/console.boot1.log, $dir/console.boot2.log)"
 		SUITE_PASS=0 SUITE_FAIL=1 SUITE_SKIP=0
 		return 1
@@ -714,9 +739,10 @@ vm_main() {
 		local dir="$RESULTS_ROOT/shell" media="$VM_CACHE/run/shell"
 		rm -rf "$dir"
 		mkdir -p "$dir"
-		vm_files "$media"
-		vm_write_job "$dir" ". \"\$TESTS_DIR/lib.sh\"; lib_guest_prepare; ${*:-echo no command given}"
-		vm_boot shell "$dir" "$media/pmem.img" "$media/vda.img" "$media/vdb.img" || return 1
+		vm_files "$media" && vm_files_4kn "$media"
+		VM_WITH_4KN=1 vm_write_job "$dir" ". \"\$TESTS_DIR/lib.sh\"; lib_guest_prepare; ${*:-echo no command given}"
+		vm_boot shell "$dir" "$media/pmem.img" "$media/vda.img" "$media/vdb.img" \
+			"$media/vdc.img,$VM_DISK3_PROPS" || return 1
 		echo "vm: booted in ${VM_BOOT_SECS[shell]}s; console: $dir/console.log"
 		vm_wait shell "$SUITE_TIMEOUT"
 		cat "$dir/console.log"
