@@ -610,9 +610,10 @@ static int backing_dev_check_record(struct pcache_backing_dev *backing_dev, cons
 			   obj, o->data_crc, backing_dev->id, rec_crc);
 		return -EINVAL;
 	}
-	if (!m->by_name) {
+	if (strncmp(rec->path, o->path, sizeof(rec->path))) {
 		backing_dev_info(backing_dev, "renamed from %s to %s (same disk: %s)", rec->path,
-				 o->path, o->ident && rec->ident[0] ? "same ident" : "same device number");
+				 o->path, o->ident && rec->ident[0] ? "same ident" :
+				 m->by_name ? "the old name leads to it" : "same device number");
 		strscpy(rec->path, o->path, sizeof(rec->path));
 	}
 	return 0;
