@@ -16,6 +16,12 @@ public struct RecordMembership: Sendable, Equatable {
     /// /dev/pcacheN of a started record.
     public var deviceNode: String?
 
+    public init(record: BackingRecord, dirtyBytes: UInt64? = nil, deviceNode: String? = nil) {
+        self.record = record
+        self.dirtyBytes = dirtyBytes
+        self.deviceNode = deviceNode
+    }
+
     /// Every record of every registered cache device; empty when the module is not loaded or lists no records.
     public static func allRecords(tree: SysfsTree) -> [BackingRecord] {
         guard tree.isModuleLoaded, let caches = try? tree.cacheIDs() else { return [] }

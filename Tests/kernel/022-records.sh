@@ -233,21 +233,24 @@ test_forget_record() {
 	local used
 	used=$(sed -n 's/^seg_used: //p' $CD0/info)
 	[[ $used == $((8 + 4)) ]] || fail "seg_used $used, want 12 (the unclean chain and the started one)"
-	if [[ -n $FORGET_WITH_PCACHECTL ]]; then
-		"$PCACHECTL" backing forget cache_dev0/backing_dev0 >/tmp/r022.out 2>&1 &&
-			fail "pcachectl backing forget without --discard-dirty-data succeeded"
-		grep -q -- "--discard-dirty-data" /tmp/r022.out || fail "refusal does not name the flag: $(cat /tmp/r022.out)"
-		grep -q "backing_id=0" $CD0/backing_records || fail "refused forget removed the record"
-		"$PCACHECTL" backing forget cache_dev0/backing_dev1 --discard-dirty-data >/tmp/r022.out 2>&1 &&
-			fail "pcachectl forgot a started record"
-		kmsg_mark
-		"$PCACHECTL" backing forget cache_dev0/backing_dev0 --discard-dirty-data >/tmp/r022.out 2>&1 ||
-			fail "pcachectl backing forget failed: $(cat /tmp/r022.out)"
-		grep -qi "dirty data" /tmp/r022.out || fail "no warning about dirty data: $(cat /tmp/r022.out)"
-	else
-		kmsg_mark
-		expect_write_ok $ADM "op=backing-forget,backing_id=0"
-	fi
+	[[ -x $PCACHECTL ]] || fail "pcachectl not built: $PCACHECTL"
+	"$PCACHECTL" backing forget cache_dev0/backing_dev0 >/tmp/r022.out 2>&1 &&
+		fail "pcachectl backing forget without --discard-dirty-data succeeded"
+	grep -q -- "--discard-dirty-data" /tmp/r022.out || fail "refusal does not name the flag: $(cat /tmp/r022.out)"
+	grep -q "backing_id=0" $CD0/backing_records || fail "refused forget removed the record"
+	"$PCACHECTL" backing forget cache_dev0/backing_dev1 --discard-dirty-data >/tmp/r022.out 2>&1 &&
+		fail "pcachectl forgot a started record"
+	grep -q "is started" /tmp/r022.out || fail "refusal of a started record: $(cat /tmp/r022.out)"
+	# pcachectl devices names the record whose disk is gone, and that it may hold dirty data
+	"$PCACHECTL" devices >/tmp/r022.dev 2>&1 || fail "pcachectl devices failed: $(cat /tmp/r022.dev)"
+	grep -A1 "records whose disk is not present" /tmp/r022.dev | grep -q "cache_dev0/backing_dev0 (not started, stopped uncleanly: may hold dirty data" ||
+		fail "pcachectl devices does not show the orphaned record: $(cat /tmp/r022.dev)"
+	grep -A1 "^  $BACKING2 " /tmp/r022.dev | grep -q "record cache_dev0/backing_dev1 (started as /dev/pcache[0-9]*, 0 B dirty)" ||
+		fail "pcachectl devices does not show $BACKING2's record: $(cat /tmp/r022.dev)"
+	kmsg_mark
+	"$PCACHECTL" backing forget /dev/mapper/$DMA --discard-dirty-data >/tmp/r022.out 2>&1 ||
+		fail "pcachectl backing forget failed: $(cat /tmp/r022.out)"
+	grep -qi "warning: .*dirty data" /tmp/r022.out || fail "no warning about dirty data: $(cat /tmp/r022.out)"
 	expect_kmsg "backing_dev0: record of /dev/mapper/$DMA \(ident 'disk-gone'\) forgotten: its unclean cache of 8 segments was discarded"
 	used=$(sed -n 's/^seg_used: //p' $CD0/info)
 	[[ $used == 4 ]] || fail "seg_used $used after forget, want 4"
@@ -257,10 +260,4 @@ test_forget_record() {
 	expect_write_ok $BUS/cache_dev_unregister cache_dev_id=0
 	expect_write_ok $BUS/cache_dev_register "path=$PMEM"
 	[[ $(sed -n 's/^seg_used: //p' $CD0/info) == 0 ]] || fail "segments claimed after re-register"
-	dm_a linear
-}
-
-test_forget_with_pcachectl() {
-	require_pcachectl_verb backing
-	FORGET_WITH_PCACHECTL=1 test_forget_record
 }

@@ -35,7 +35,7 @@ extension PcacheCtl {
                 let tree = controlTree
                 let records = RecordMembership.allRecords(tree: tree)
                 let members = inventory.disks.map { RecordMembership.of($0, records: records, tree: tree) }
-                let claimed = Set(members.flatMap { $0.map(\.record.name) })
+                let claimed = Swift.Set(members.flatMap { $0.map(\.record.name) })
                 let orphans = records.filter { !claimed.contains($0.name) }
                 func recordJSON(_ m: RecordMembership) -> JSON {
                     .object([("record", .string(m.record.name)), ("state", .string(m.record.state.rawValue)),
