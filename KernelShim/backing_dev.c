@@ -3,10 +3,13 @@
  * backing_dev.c - one cached disk: cache_devN/backing_devM, its backing
  * record, its segment chain, and the bios sent to it.
  *
- * The record index is the backing id. A record is found again by its path:
- * RUNNING (stopped uncleanly: its chain was claimed at register and is
- * replayed) or STOPPED (stopped cleanly: the cache starts empty on a newly
- * allocated chain of the recorded size). backing-start and backing-stop run
+ * The record index is the backing id. A record is found again by the
+ * identity of its disk, whatever name it is started under (see
+ * backing_record_lookup()): RUNNING with INIT_DONE (stopped uncleanly: its
+ * chain was claimed at register and is replayed), RUNNING without INIT_DONE
+ * (the engine never initialised the chain: nothing in pmem, a new cache) or
+ * STOPPED (stopped cleanly: the cache starts empty on a newly allocated chain
+ * of the recorded size). backing-start, backing-stop and backing-forget run
  * under cache_dev->lock.
  */
 #include <linux/capability.h>
@@ -219,7 +222,7 @@ int backing_record_check(struct pcache_cache_dev *cache_dev, u32 backing_id,
 		why = "unknown state";
 	else if (le32_to_cpu(rec->backing_id) != backing_id)
 		why = "backing_id does not match the record index";
-	else if (le32_to_cpu(rec->flags) & ~PCACHE_BACKING_F_DATA_CRC)
+	else if (le32_to_cpu(rec->flags) & ~(PCACHE_BACKING_F_DATA_CRC | PCACHE_BACKING_F_INIT_DONE))
 		why = "unknown flags";
 	else if (le32_to_cpu(rec->gc_percent) > PCACHE_GC_PERCENT_MAX)
 		why = "gc_percent out of range";
@@ -413,57 +416,199 @@ static struct pcache_backing_dev *backing_dev_find_started(struct pcache_cache_d
 	return NULL;
 }
 
+/* How the disk being started relates to a record. */
+struct backing_match {
+	u32	id;		/* the record (a FREE one when !found) */
+	bool	found;
+	bool	by_name;	/* the record's path names the disk now */
+};
+
+static bool backing_rec_initialised(const struct pcache_backing_onmedia *rec)
+{
+	return le32_to_cpu(rec->state) == PCACHE_BACKING_STATE_RUNNING &&
+	       (le32_to_cpu(rec->flags) & PCACHE_BACKING_F_INIT_DONE);
+}
+
 /*
- * The record for @opts->path: a RUNNING or STOPPED record with that path,
- * else the first FREE one (*@found = false). Records were validated at
- * register and only this file writes them since, under cache_dev->lock.
+ * How record @rec (index @id) relates to the disk being started (@o, opened
+ * as @devt): 2 if it is that disk's record (its ident equals the given one,
+ * or the disk was the last one started on it since register, or its path
+ * names the disk now and no ident contradicts it), 1 if only its path names
+ * the disk while its ident names another one, 0 if unrelated. A path names
+ * the disk when it is the same string or resolves to the same device number.
+ */
+static int backing_record_relation(struct pcache_cache_dev *cache_dev, u32 id,
+				   const struct pcache_backing_onmedia *rec,
+				   const struct backing_start_opts *o, dev_t devt, bool *by_name)
+{
+	bool both_idents = o->ident && rec->ident[0];
+	bool same_ident = both_idents && !strcmp(o->ident, rec->ident);
+	dev_t rec_devt;
+
+	*by_name = !strncmp(rec->path, o->path, sizeof(rec->path)) ||
+		   (!lookup_bdev(rec->path, &rec_devt) && rec_devt == devt);
+	if (same_ident)
+		return 2;
+	if (both_idents)
+		return *by_name ? 1 : 0;
+	if (cache_dev->rec_devt[id] && cache_dev->rec_devt[id] == devt)
+		return 2;
+	return *by_name ? 2 : 0;
+}
+
+/*
+ * The record of the disk being started, whatever name it is started under:
+ * the one record related to it (backing_record_relation(), a record of this
+ * disk preferred to one whose path only names it), else the first FREE one
+ * (m->found = false). A disk related to two records is refused, naming both.
+ * Records were validated at register and only this file writes them since,
+ * under cache_dev->lock.
  */
 static int backing_record_lookup(struct pcache_cache_dev *cache_dev, const char *obj,
-				 const char *path, struct pcache_backing_onmedia *rec, int *slot,
-				 u32 *id, bool *found)
+				 const struct backing_start_opts *o, dev_t devt,
+				 struct pcache_backing_onmedia *rec, int *slot,
+				 struct backing_match *m)
 {
-	int free_id = -1;
+	struct pcache_backing_onmedia *cur;
+	int free_id = -1, best = -1, best_rel = 0, dup = -1, rel, cur_slot, ret = 0;
+	bool by_name;
 	u32 i;
-	int ret;
 
+	cur = kmalloc(sizeof(*cur), GFP_KERNEL);
+	if (!cur)
+		return -ENOMEM;
 	for (i = 0; i < PCACHE_BACKING_MAX; i++) {
-		ret = backing_record_read(cache_dev, i, rec, slot);
+		ret = backing_record_read(cache_dev, i, cur, &cur_slot);
 		if (ret)
-			return ret;
-		if (le32_to_cpu(rec->state) == PCACHE_BACKING_STATE_FREE) {
+			goto out;
+		if (le32_to_cpu(cur->state) == PCACHE_BACKING_STATE_FREE) {
 			if (free_id < 0)
 				free_id = i;
 			continue;
 		}
-		if (!strncmp(rec->path, path, sizeof(rec->path))) {
-			*id = i;
-			*found = true;
-			return 0;
+		rel = backing_record_relation(cache_dev, i, cur, o, devt, &by_name);
+		if (!rel || rel < best_rel)
+			continue;
+		if (rel == best_rel) {
+			if (dup < 0)
+				dup = i;
+			continue;
 		}
+		best = i;
+		best_rel = rel;
+		dup = -1;
+		*rec = *cur;
+		*slot = cur_slot;
+		m->id = i;
+		m->by_name = by_name;
+	}
+	if (dup >= 0) {
+		ret = backing_record_read(cache_dev, dup, cur, &cur_slot);
+		if (ret)
+			goto out;
+		pcache_err("%s: %s matches two backing records: backing_dev%d (path %s ident '%s') and backing_dev%d (path %s ident '%s'); forget the stale one ('pcachectl backing forget')",
+			   obj, o->path, best, rec->path, rec->ident, dup, cur->path, cur->ident);
+		ret = -EEXIST;
+		goto out;
+	}
+	if (best >= 0) {
+		m->found = true;
+		goto out;
 	}
 	if (free_id < 0) {
 		pcache_err("%s: all %d backing records are in use", obj, PCACHE_BACKING_MAX);
-		return -ENOSPC;
+		ret = -ENOSPC;
+		goto out;
 	}
-	*id = free_id;
-	*found = false;
-	return backing_record_read(cache_dev, free_id, rec, slot);
+	m->id = free_id;
+	m->found = false;
+	m->by_name = false;
+	ret = backing_record_read(cache_dev, free_id, rec, slot);
+out:
+	kfree(cur);
+	return ret;
+}
+
+/*
+ * Is the disk being started the one @rec was written for? When both sides
+ * have an ident it decides; else the device number the record was last
+ * started with since register, if any; the size always has to match.
+ */
+static bool backing_record_same_disk(struct pcache_backing_dev *backing_dev,
+				     const struct backing_start_opts *o)
+{
+	const struct pcache_backing_onmedia *rec = &backing_dev->info;
+	dev_t last = backing_dev->cache_dev->rec_devt[backing_dev->id];
+
+	if (le64_to_cpu(rec->dev_sectors) != backing_dev->dev_sectors)
+		return false;
+	if (o->ident && rec->ident[0])
+		return !strcmp(o->ident, rec->ident);
+	return !last || last == backing_dev->bdev->bd_dev;
+}
+
+/*
+ * A forced takeover: the record named another disk. Its cache is dropped
+ * (the chain claimed at register released, never replayed, nothing written
+ * back) and the record rewritten at once as a STOPPED record of the new disk,
+ * so that what follows is an ordinary start of a new, empty cache.
+ */
+static void backing_record_take_over(struct pcache_backing_dev *backing_dev,
+				     const struct backing_start_opts *o)
+{
+	struct pcache_cache_dev *cache_dev = backing_dev->cache_dev;
+	struct pcache_backing_onmedia *rec = &backing_dev->info;
+	u32 *chain = cache_dev->chains[backing_dev->id];
+	bool unclean = backing_rec_initialised(rec);
+
+	backing_dev_info(backing_dev, "force=1: %s is not the disk of this record (%s, %llu sectors, ident '%s'): its cache is discarded%s, %s starts with a new empty cache",
+			 o->path, rec->path, le64_to_cpu(rec->dev_sectors), rec->ident,
+			 unclean ? " with any dirty data it held, none of it written to the new disk" : "",
+			 o->path);
+	if (chain) {
+		segment_chain_release(cache_dev, chain, le32_to_cpu(rec->cache_segs));
+		kvfree(chain);
+		cache_dev->chains[backing_dev->id] = NULL;
+	}
+	cache_dev->rec_devt[backing_dev->id] = 0;
+
+	rec->state = cpu_to_le32(PCACHE_BACKING_STATE_STOPPED);
+	rec->flags = cpu_to_le32(le32_to_cpu(rec->flags) & ~PCACHE_BACKING_F_INIT_DONE);
+	if (o->cache_segs)
+		rec->cache_segs = cpu_to_le32(o->cache_segs);
+	rec->dev_sectors = cpu_to_le64(backing_dev->dev_sectors);
+	rec->start_time = cpu_to_le64(ktime_get_real_seconds());
+	strscpy(rec->path, o->path, sizeof(rec->path));
+	strscpy(rec->ident, o->ident ?: "", sizeof(rec->ident));
+	mutex_lock(&backing_dev->info_lock);
+	backing_dev_info_write(backing_dev);
+	mutex_unlock(&backing_dev->info_lock);
 }
 
 static int backing_dev_check_record(struct pcache_backing_dev *backing_dev, const char *obj,
-				    const struct backing_start_opts *o, bool found)
+				    const struct backing_start_opts *o,
+				    const struct backing_match *m)
 {
 	struct pcache_backing_onmedia *rec = &backing_dev->info;
-	bool running = le32_to_cpu(rec->state) == PCACHE_BACKING_STATE_RUNNING;
 	bool rec_crc = le32_to_cpu(rec->flags) & PCACHE_BACKING_F_DATA_CRC;
 	u64 rec_sectors = le64_to_cpu(rec->dev_sectors);
 
-	if (!found) {
+	if (!m->found) {
 		if (!o->cache_segs) {
 			pcache_err("%s: cache_size= is required for a new backing device %s", obj,
 				   o->path);
 			return -EINVAL;
 		}
+		return 0;
+	}
+	if (!backing_record_same_disk(backing_dev, o)) {
+		if (!o->force) {
+			pcache_err("%s: different disk at %s: backing_dev%u recorded %llu sectors ident '%s', found %llu sectors ident '%s' (record path %s); if that disk has another name now start it by that name, or pass force=1 to discard its cache and take the record over",
+				   obj, o->path, backing_dev->id, rec_sectors, rec->ident,
+				   backing_dev->dev_sectors, o->ident ?: "", rec->path);
+			return -EINVAL;
+		}
+		backing_record_take_over(backing_dev, o);
 		return 0;
 	}
 	if (o->cache_segs && o->cache_segs != le32_to_cpu(rec->cache_segs)) {
@@ -472,21 +617,16 @@ static int backing_dev_check_record(struct pcache_backing_dev *backing_dev, cons
 			   le32_to_cpu(rec->cache_segs));
 		return -EINVAL;
 	}
-	if (rec_sectors != backing_dev->dev_sectors ||
-	    (o->ident && rec->ident[0] && strcmp(o->ident, rec->ident))) {
-		if (!o->force) {
-			pcache_err("%s: different disk at %s: backing_dev%u recorded %llu sectors ident '%s', found %llu sectors ident '%s'; pass force=1 to take it over",
-				   obj, o->path, backing_dev->id, rec_sectors, rec->ident,
-				   backing_dev->dev_sectors, o->ident ?: "");
-			return -EINVAL;
-		}
-		backing_dev_info(backing_dev, "force=1: taking over record of %s (recorded %llu sectors ident '%s')",
-				 o->path, rec_sectors, rec->ident);
-	}
-	if (running && o->data_crc >= 0 && o->data_crc != rec_crc) {
+	if (backing_rec_initialised(rec) && o->data_crc >= 0 && o->data_crc != rec_crc) {
 		pcache_err("%s: data_crc=%d but the unclean cache of backing_dev%u was written with data_crc=%d",
 			   obj, o->data_crc, backing_dev->id, rec_crc);
 		return -EINVAL;
+	}
+	if (strncmp(rec->path, o->path, sizeof(rec->path))) {
+		backing_dev_info(backing_dev, "renamed from %s to %s (same disk: %s)", rec->path,
+				 o->path, o->ident && rec->ident[0] ? "same ident" :
+				 m->by_name ? "the old name leads to it" : "same device number");
+		strscpy(rec->path, o->path, sizeof(rec->path));
 	}
 	return 0;
 }
@@ -603,7 +743,8 @@ static int backing_dev_start(struct pcache_cache_dev *cache_dev, const char *obj
 	struct pcache_cache_opts cache_opts = {};
 	struct pcache_backing_onmedia old_rec;
 	struct pcache_backing_dev *backing_dev, *other;
-	bool found, new_cache;
+	struct backing_match m = {};
+	bool new_cache;
 	u32 id, flags;
 	int ret;
 
@@ -624,20 +765,6 @@ static int backing_dev_start(struct pcache_cache_dev *cache_dev, const char *obj
 	backing_dev->dev.parent = &cache_dev->dev;
 	backing_dev->dev.type = &backing_dev_type;
 
-	ret = backing_record_lookup(cache_dev, obj, o->path, &backing_dev->info,
-				    &backing_dev->info_slot, &id, &found);
-	if (ret)
-		goto put_dev;
-	backing_dev->id = id;
-	if (cache_dev->backings[id]) {
-		pcache_err("%s: %s is already started as backing_dev%u", obj, o->path, id);
-		ret = -EBUSY;
-		goto put_dev;
-	}
-	ret = dev_set_name(&backing_dev->dev, "backing_dev%u", id);
-	if (ret)
-		goto put_dev;
-
 	/* exclusive: a second open with another holder (or a mount) gets -EBUSY */
 	backing_dev->bdev_file = bdev_file_open_by_path(o->path, BLK_OPEN_READ | BLK_OPEN_WRITE,
 							backing_dev, NULL);
@@ -650,7 +777,24 @@ static int backing_dev_start(struct pcache_cache_dev *cache_dev, const char *obj
 	backing_dev->bdev = file_bdev(backing_dev->bdev_file);
 	backing_dev->dev_sectors = bdev_nr_sectors(backing_dev->bdev);
 
-	ret = backing_dev_check_record(backing_dev, obj, o, found);
+	/* the disk that was opened, not what the path named at the check */
+	ret = backing_record_lookup(cache_dev, obj, o, backing_dev->bdev->bd_dev,
+				    &backing_dev->info, &backing_dev->info_slot, &m);
+	if (ret)
+		goto close_bdev;
+	id = m.id;
+	backing_dev->id = id;
+	if (cache_dev->backings[id]) {
+		pcache_err("%s: %s belongs to backing_dev%u, which is started with %s", obj,
+			   o->path, id, cache_dev->backings[id]->info.path);
+		ret = -EBUSY;
+		goto close_bdev;
+	}
+	ret = dev_set_name(&backing_dev->dev, "backing_dev%u", id);
+	if (ret)
+		goto close_bdev;
+
+	ret = backing_dev_check_record(backing_dev, obj, o, &m);
 	if (ret)
 		goto close_bdev;
 
@@ -660,8 +804,12 @@ static int backing_dev_start(struct pcache_cache_dev *cache_dev, const char *obj
 		goto close_bdev;
 
 	old_rec = backing_dev->info;
-	new_cache = !found || le32_to_cpu(old_rec.state) == PCACHE_BACKING_STATE_STOPPED;
-	if (!found) {
+	/* only a chain the engine initialised can hold anything to replay */
+	new_cache = !m.found || !backing_rec_initialised(&old_rec);
+	if (m.found && le32_to_cpu(old_rec.state) == PCACHE_BACKING_STATE_RUNNING && new_cache)
+		backing_dev_info(backing_dev, "record of %s says running but its cache was never initialised: nothing to replay, starting a new cache",
+				 old_rec.path);
+	if (!m.found) {
 		memset(&backing_dev->info, 0, sizeof(backing_dev->info));
 		backing_dev->info.header.seq = old_rec.header.seq;
 		backing_dev->info.gc_percent = cpu_to_le32(PCACHE_GC_PERCENT_DEFAULT);
@@ -674,11 +822,17 @@ static int backing_dev_start(struct pcache_cache_dev *cache_dev, const char *obj
 	if (ret)
 		goto exit_bioset;
 
-	/* the record is the commit point: written after the chain */
+	/*
+	 * The record is the commit point of the chain: written after it, and
+	 * marked INIT_DONE only once the engine has initialised a new chain
+	 * (a crash in between leaves a RUNNING record with nothing to replay).
+	 */
 	flags = le32_to_cpu(backing_dev->info.flags);
 	if (o->data_crc >= 0)
 		flags = o->data_crc ? flags | PCACHE_BACKING_F_DATA_CRC :
 				      flags & ~PCACHE_BACKING_F_DATA_CRC;
+	if (new_cache)
+		flags &= ~PCACHE_BACKING_F_INIT_DONE;
 	backing_dev->info.state = cpu_to_le32(PCACHE_BACKING_STATE_RUNNING);
 	backing_dev->info.backing_id = cpu_to_le32(id);
 	backing_dev->info.flags = cpu_to_le32(flags);
@@ -705,6 +859,12 @@ static int backing_dev_start(struct pcache_cache_dev *cache_dev, const char *obj
 		ret = pcache_cache_start(backing_dev, &cache_opts);
 		if (ret)
 			goto restore_record;
+		if (new_cache) {
+			mutex_lock(&backing_dev->info_lock);
+			backing_dev->info.flags = cpu_to_le32(flags | PCACHE_BACKING_F_INIT_DONE);
+			backing_dev_info_write(backing_dev);
+			mutex_unlock(&backing_dev->info_lock);
+		}
 	}
 
 	ret = logic_dev_start(backing_dev);
@@ -716,6 +876,7 @@ static int backing_dev_start(struct pcache_cache_dev *cache_dev, const char *obj
 
 	cache_dev->backings[id] = backing_dev;
 	cache_dev->nr_backings++;
+	cache_dev->rec_devt[id] = backing_dev->bdev->bd_dev;
 	backing_dev_info(backing_dev, "started %s as /dev/pcache%d: %u segments, %u queues, data_crc %u, %s",
 			 o->path, backing_dev->logic_dev.mapped_id, cache_opts.n_segs,
 			 cache_opts.queues, cache_opts.data_crc,
@@ -792,6 +953,140 @@ static int backing_dev_stop(struct pcache_cache_dev *cache_dev, const char *obj,
 	return ret;
 }
 
+/*
+ * backing-forget: drop a record that is not started, with whatever its
+ * cache holds. The chain claimed at register is released (never replayed,
+ * nothing written back) and the record written FREE.
+ */
+static int backing_record_forget(struct pcache_cache_dev *cache_dev, const char *obj, u32 id)
+{
+	struct pcache_backing_onmedia *rec;
+	u32 *chain;
+	int slot, ret;
+
+	if (id >= PCACHE_BACKING_MAX) {
+		pcache_err("%s: backing_id=%u out of range 0..%d", obj, id, PCACHE_BACKING_MAX - 1);
+		return -EINVAL;
+	}
+	if (cache_dev->backings[id]) {
+		pcache_err("%s: backing_dev%u is started: stop it before forgetting its record",
+			   obj, id);
+		return -EBUSY;
+	}
+	rec = kmalloc(sizeof(*rec), GFP_KERNEL);
+	if (!rec)
+		return -ENOMEM;
+	ret = backing_record_read(cache_dev, id, rec, &slot);
+	if (ret)
+		goto out;
+	if (le32_to_cpu(rec->state) == PCACHE_BACKING_STATE_FREE) {
+		pcache_err("%s: backing record %u is free, nothing to forget", obj, id);
+		ret = -ENOENT;
+		goto out;
+	}
+
+	chain = cache_dev->chains[id];
+	if (chain) {
+		segment_chain_release(cache_dev, chain, le32_to_cpu(rec->cache_segs));
+		kvfree(chain);
+		cache_dev->chains[id] = NULL;
+	}
+	cache_dev->rec_devt[id] = 0;
+	if (backing_rec_initialised(rec))
+		cache_dev_warn(cache_dev, "backing_dev%u: record of %s (ident '%s') forgotten: its unclean cache of %u segments was discarded, the dirty data it held (not written back) is lost",
+			       id, rec->path, rec->ident, le32_to_cpu(rec->cache_segs));
+	else
+		cache_dev_info(cache_dev, "backing_dev%u: record of %s (ident '%s') forgotten: it held no cached data",
+			       id, rec->path, rec->ident);
+
+	memset((u8 *)rec + sizeof(rec->header), 0, sizeof(*rec) - sizeof(rec->header));
+	rec->state = cpu_to_le32(PCACHE_BACKING_STATE_FREE);
+	pcache_meta_write(cache_dev_backing_slot0(cache_dev, id), PCACHE_SLOT_SIZE, sizeof(*rec),
+			  rec, &slot);
+out:
+	kfree(rec);
+	return ret;
+}
+
+/*
+ * Append @str to @buf at @at, escaped: bytes outside '!'..'~', and '\',
+ * become \xHH (paths and idents come from pmem or from a writer).
+ */
+static int backing_emit_escaped(char *buf, int at, const char *str, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < max && str[i]; i++) {
+		unsigned char c = str[i];
+
+		if (c > ' ' && c < 0x7f && c != '\\')
+			at += sysfs_emit_at(buf, at, "%c", c);
+		else
+			at += sysfs_emit_at(buf, at, "\\x%02x", c);
+	}
+	return at;
+}
+
+/**
+ * backing_records_show - cache_devN/backing_records: one line per record in
+ * use, for telling which disks belong to which record.
+ * @cache_dev: the cache device.
+ * @buf: the sysfs page.
+ *
+ * "backing_id=M state=running|stopped init_done=0|1 started=0|1
+ *  dev=MAJ:MIN dev_sectors=N ident=ESC path=ESC"; dev is the disk started
+ * on it, else the last one since register, else 0:0. When the page is full
+ * the last line is "truncated".
+ */
+ssize_t backing_records_show(struct pcache_cache_dev *cache_dev, char *buf)
+{
+	struct pcache_backing_onmedia *rec;
+	int at = 0, slot, ret = 0;
+	dev_t devt;
+	u32 i, state;
+
+	rec = kmalloc(sizeof(*rec), GFP_KERNEL);
+	if (!rec)
+		return -ENOMEM;
+	mutex_lock(&cache_dev->lock);
+	if (cache_dev->dying) {
+		ret = -ENODEV;
+		goto unlock;
+	}
+	for (i = 0; i < PCACHE_BACKING_MAX; i++) {
+		int start = at;
+
+		ret = backing_record_read(cache_dev, i, rec, &slot);
+		if (ret)
+			goto unlock;
+		state = le32_to_cpu(rec->state);
+		if (state == PCACHE_BACKING_STATE_FREE)
+			continue;
+		devt = cache_dev->backings[i] ? cache_dev->backings[i]->bdev->bd_dev :
+						cache_dev->rec_devt[i];
+		at += sysfs_emit_at(buf, at, "backing_id=%u state=%s init_done=%u started=%u dev=%u:%u dev_sectors=%llu ident=",
+				    i, state == PCACHE_BACKING_STATE_RUNNING ? "running" : "stopped",
+				    !!(le32_to_cpu(rec->flags) & PCACHE_BACKING_F_INIT_DONE),
+				    !!cache_dev->backings[i], MAJOR(devt), MINOR(devt),
+				    le64_to_cpu(rec->dev_sectors));
+		at = backing_emit_escaped(buf, at, rec->ident, sizeof(rec->ident));
+		at += sysfs_emit_at(buf, at, " path=");
+		at = backing_emit_escaped(buf, at, rec->path, sizeof(rec->path));
+		at += sysfs_emit_at(buf, at, "\n");
+		if (at >= PAGE_SIZE - 16) {
+			/* this line may be cut: drop it and say so */
+			at = start;
+			at += sysfs_emit_at(buf, at, "truncated\n");
+			break;
+		}
+	}
+	ret = at;
+unlock:
+	mutex_unlock(&cache_dev->lock);
+	kfree(rec);
+	return ret;
+}
+
 static bool backing_ident_valid(const char *ident)
 {
 	size_t len = strlen(ident);
@@ -816,6 +1111,7 @@ enum { OPT_OP, OPT_PATH, OPT_QUEUES, OPT_CACHE_SIZE, OPT_DATA_CRC, OPT_IDENT, OP
  *   op=backing-start,path=/dev/X[,queues=N][,cache_size=MiB][,data_crc=0|1]
  *                    [,ident=ID][,force=0|1]
  *   op=backing-stop,backing_id=M
+ *   op=backing-forget,backing_id=M
  */
 int backing_dev_adm(struct pcache_cache_dev *cache_dev, char *buf)
 {
@@ -830,9 +1126,9 @@ int backing_dev_adm(struct pcache_cache_dev *cache_dev, char *buf)
 		[OPT_BACKING_ID] = { .key = "backing_id" },
 	};
 	struct backing_start_opts o = { .data_crc = -1 };
+	bool start, forget = false;
 	char obj[32];
 	u32 v, mib;
-	bool start;
 	int i, ret;
 
 	lockdep_assert_held(&cache_dev->lock);
@@ -842,13 +1138,16 @@ int backing_dev_adm(struct pcache_cache_dev *cache_dev, char *buf)
 	if (ret)
 		return ret;
 	if (!opts[OPT_OP].val) {
-		pcache_err("%s: op= is required (backing-start or backing-stop)", obj);
+		pcache_err("%s: op= is required (backing-start, backing-stop or backing-forget)", obj);
 		return -EINVAL;
 	}
 	if (!strcmp(opts[OPT_OP].val, "backing-start")) {
 		start = true;
 	} else if (!strcmp(opts[OPT_OP].val, "backing-stop")) {
 		start = false;
+	} else if (!strcmp(opts[OPT_OP].val, "backing-forget")) {
+		start = false;
+		forget = true;
 	} else {
 		pcache_err("%s: unknown op '%.32s'", obj, opts[OPT_OP].val);
 		return -EINVAL;
@@ -863,11 +1162,14 @@ int backing_dev_adm(struct pcache_cache_dev *cache_dev, char *buf)
 
 	if (!start) {
 		if (!opts[OPT_BACKING_ID].val) {
-			pcache_err("%s: backing-stop needs backing_id=", obj);
+			pcache_err("%s: %s needs backing_id=", obj, opts[OPT_OP].val);
 			return -EINVAL;
 		}
 		ret = pcache_opt_u32(obj, &opts[OPT_BACKING_ID], 0, U32_MAX, &v);
-		return ret ?: backing_dev_stop(cache_dev, obj, v);
+		if (ret)
+			return ret;
+		return forget ? backing_record_forget(cache_dev, obj, v) :
+				backing_dev_stop(cache_dev, obj, v);
 	}
 
 	if (!opts[OPT_PATH].val) {

@@ -81,10 +81,19 @@ static ssize_t adm_store(struct device *dev, struct device_attribute *attr, cons
 }
 static DEVICE_ATTR_WO(adm);
 
+static ssize_t backing_records_attr_show(struct device *dev, struct device_attribute *attr,
+					 char *buf)
+{
+	return backing_records_show(dev_to_cache_dev(dev), buf);
+}
+static struct device_attribute dev_attr_backing_records =
+	__ATTR(backing_records, 0400, backing_records_attr_show, NULL);
+
 static struct attribute *cache_dev_attrs[] = {
 	&dev_attr_path.attr,
 	&dev_attr_info.attr,
 	&dev_attr_adm.attr,
+	&dev_attr_backing_records.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(cache_dev);

@@ -71,6 +71,8 @@ struct pcache_cache_dev {
 	dev_t			devt;
 	/* chains of RUNNING records, claimed at register, until started */
 	u32			*chains[PCACHE_BACKING_MAX];
+	/* disk last started on each record since register (backing_dev.c, @lock) */
+	dev_t			rec_devt[PCACHE_BACKING_MAX];
 	u32			nr_backings;	/* started backing devices, under @lock */
 	bool			dying;		/* unregister passed its checks, under @lock */
 };
@@ -234,6 +236,7 @@ int backing_record_read(struct pcache_cache_dev *cache_dev, u32 backing_id,
 int backing_record_check(struct pcache_cache_dev *cache_dev, u32 backing_id,
 			 const struct pcache_backing_onmedia *rec);
 int backing_dev_adm(struct pcache_cache_dev *cache_dev, char *buf);
+ssize_t backing_records_show(struct pcache_cache_dev *cache_dev, char *buf);
 
 /* logic_dev.c */
 int logic_dev_init(void);

@@ -4,9 +4,11 @@
  * bitmap, and the segment chains that belong to backing devices.
  *
  * The bitmap is not stored on media: register rebuilds it by walking the
- * chain of every RUNNING backing record (first_seg, then each segment
- * info's next_seg while HAS_NEXT). A STOPPED record owns no segments: its
- * chain was released by the clean stop that wrote the state.
+ * chain of every RUNNING backing record marked INIT_DONE (first_seg, then
+ * each segment info's next_seg while HAS_NEXT). A STOPPED record owns no
+ * segments: its chain was released by the clean stop that wrote the state;
+ * nor does a RUNNING one without INIT_DONE: the engine never initialised
+ * its chain, so nothing of it is replayed and its next start makes a new one.
  *
  * Everything read here comes from pmem: every segment id is bounded by
  * seg_num, every chain by the record's cache_segs, and a segment seen twice
@@ -220,7 +222,9 @@ int cache_dev_segs_init(struct pcache_cache_dev *cache_dev)
 		ret = backing_record_check(cache_dev, id, &rec);
 		if (ret)
 			goto free_chains;
-		if (le32_to_cpu(rec.state) != PCACHE_BACKING_STATE_RUNNING)
+		/* STOPPED, or RUNNING before the engine initialised a chain: nothing in pmem */
+		if (le32_to_cpu(rec.state) != PCACHE_BACKING_STATE_RUNNING ||
+		    !(le32_to_cpu(rec.flags) & PCACHE_BACKING_F_INIT_DONE))
 			continue;
 
 		n = le32_to_cpu(rec.cache_segs);

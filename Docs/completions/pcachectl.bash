@@ -273,13 +273,13 @@ _pcachectl_backing() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    start|stop)
+    start|stop|forget)
         # Offer subcommand argument completions
         "_pcachectl_backing_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'start stop' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'start stop forget' -- "${cur}"))
         ;;
     esac
 }
@@ -314,6 +314,14 @@ _pcachectl_backing_start() {
 _pcachectl_backing_stop() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __pcachectl_offer_flags_options 1
+}
+
+_pcachectl_backing_forget() {
+    repeating_flags=()
+    non_repeating_flags=(--discard-dirty-data --version -h --help)
     repeating_options=()
     non_repeating_options=()
     __pcachectl_offer_flags_options 1

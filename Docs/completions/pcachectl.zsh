@@ -54,7 +54,7 @@ _pcachectl() {
             'check:Check a cache device or image for damage, fsck-style (read-only).'
             'dump:Show everything on a cache device or image in human form (read-only).'
             'cache:Register or unregister pmem cache devices.'
-            'backing:Start or stop backing devices on a cache device.'
+            'backing:Start, stop or forget backing devices on a cache device.'
             'get:Show attributes of a backing device.'
             'set:Change a tunable attribute of a backing device.'
             'list:Show cache devices and their backing devices as a tree.'
@@ -193,12 +193,13 @@ _pcachectl_backing() {
         local -ar subcommands=(
             'start:Start a backing device and print its cached device /dev/pcacheN.'
             'stop:Stop a backing device (its cached data stays on pmem for the next start).'
+            'forget:Forget a backing record that is not started, discarding its cache (dirty data included).'
         )
         _describe -V subcommand subcommands && ret=0
         ;;
     arg)
         case "${words[1]}" in
-        start|stop)
+        start|stop|forget)
             "_pcachectl_backing_${words[1]}" && ret=0
             ;;
         esac
@@ -217,7 +218,7 @@ _pcachectl_backing_start() {
         '--queues[Hardware queues of /dev/pcacheN, 1...128 (default 1).]:queues:'
         '--data-crc[Keep a crc32c of every cached extent and verify it on read.]'
         '--ident[Identity to record instead of the disk'\''s WWN/serial.]:ident:'
-        '--force[Start even if the backing record names a different disk (its cached data is discarded).]'
+        '--force[Start even if the backing record names a different disk (its cached data, dirty data included, is discarded; the disk is not written).]'
         '--timeout[Seconds to wait for /dev/pcacheN.]:timeout:'
         '--json[Print JSON (snake_case keys, schema_version, numbers as numbers).]'
         '--version[Show the version.]'
@@ -232,6 +233,19 @@ _pcachectl_backing_stop() {
     local -i ret=1
     local -ar arg_specs=(
         ':backing:'
+        '--version[Show the version.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcachectl_backing_forget() {
+    local -i ret=1
+    local -ar arg_specs=(
+        ':record:'
+        '--discard-dirty-data[Confirm that the record'\''s cached data, dirty data included, is thrown away.]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )

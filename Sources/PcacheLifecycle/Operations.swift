@@ -102,4 +102,44 @@ public struct Operations {
         }
         return backing
     }
+
+    /// Finds a backing record by "cache_devN/backing_devM" or by the disk path it records.
+    public func findRecord(_ name: String) throws -> BackingRecord {
+        var all: [BackingRecord] = []
+        for cache in try tree.cacheIDs() {
+            guard let records = try tree.backingRecords(of: cache) else {
+                throw LifecycleError(.io, "the loaded pcache module does not list backing records (\(cache)/backing_records missing): load the module that comes with this pcachectl")
+            }
+            all += records
+        }
+        let parts = name.split(separator: "/")
+        if parts.count == 2, let c = CacheID(parsing: String(parts[0])), let b = BackingID(parsing: String(parts[1])) {
+            if let hit = all.first(where: { $0.cache == c && $0.id == b }) { return hit }
+            throw LifecycleError(.notFound, "\(c)/\(b) is not a backing record in use")
+        }
+        let hits = all.filter { $0.path == name }
+        if hits.count == 1 { return hits[0] }
+        if hits.count > 1 {
+            throw LifecycleError(.invalidInput, "\(name) is recorded by \(hits.map(\.name).joined(separator: " and ")): name one as cache_devN/backing_devM")
+        }
+        throw LifecycleError(.notFound, "no backing record '\(name)' (expected cache_devN/backing_devM or a recorded disk path)")
+    }
+
+    /// Forgets a backing record that is not started: the kernel drops its cache, dirty data included.
+    ///
+    /// - Parameter discardDirtyData: must be true; the caller has made the loss explicit.
+    public func forgetBacking(_ name: String, discardDirtyData: Bool) throws -> BackingRecord {
+        let record = try findRecord(name)
+        if record.started {
+            throw LifecycleError(.busy, "\(record.name) (\(record.path)) is started: stop it first ('pcachectl backing stop \(record.name)')")
+        }
+        guard discardDirtyData else {
+            let what = record.mayHoldDirtyData
+                ? "its cache may hold dirty data that was never written to \(record.path)"
+                : "it holds no cached data"
+            throw LifecycleError(.invalidInput, "refusing to forget \(record.name) (\(record.path)) without --discard-dirty-data: \(what), and forgetting it discards that for good")
+        }
+        try tree.forgetBacking(BackingForgetRequest(backing: record.id), on: record.cache)
+        return record
+    }
 }

@@ -41,15 +41,17 @@ public enum BusAttribute: String, SysfsAttribute {
 /// Files in /sys/bus/pcache/devices/cache_devN.
 public enum CacheAttribute: String, SysfsAttribute {
     case path, info, adm
+    case backingRecords = "backing_records"
 
     public var access: AttributeAccess { self == .adm ? .writeOnly : .readOnly }
-    public var unit: AttributeUnit { self == .info ? .lines : .text }
+    public var unit: AttributeUnit { self == .info || self == .backingRecords ? .lines : .text }
     public var range: ClosedRange<UInt64>? { nil }
     public var summary: String {
         switch self {
         case .path: "Path of the pmem device, as given at registration."
         case .info: "Superblock and usage summary: uuid, label, version, seg_num, seg_used, seg_size, dev_size, backing_devs."
-        case .adm: "Commands: op=backing-start,path=...[,queues=N][,cache_size=MiB][,data_crc=1][,ident=...][,force=1] or op=backing-stop,backing_id=M."
+        case .adm: "Commands: op=backing-start,path=...[,queues=N][,cache_size=MiB][,data_crc=1][,ident=...][,force=1], op=backing-stop,backing_id=M or op=backing-forget,backing_id=M."
+        case .backingRecords: "The backing records in use, one line each: backing_id, state, init_done, started, dev, dev_sectors, ident, path."
         }
     }
 }

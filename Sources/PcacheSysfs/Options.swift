@@ -156,6 +156,13 @@ public struct BackingStopRequest: Sendable, Equatable {
     public var optionString: String { "op=backing-stop,backing_id=\(backing.rawValue)" }
 }
 
+/// `adm` op=backing-forget: drops a record that is not started, with whatever its cache holds.
+public struct BackingForgetRequest: Sendable, Equatable {
+    public var backing: BackingID
+    public init(backing: BackingID) { self.backing = backing }
+    public var optionString: String { "op=backing-forget,backing_id=\(backing.rawValue)" }
+}
+
 /// A validated `cache_gc_percent` value.
 public struct GCPercent: Hashable, Sendable, CustomStringConvertible, Codable {
     public let value: UInt64

@@ -251,6 +251,21 @@ test_adm() {
 		row $ADM ENOENT 'op=backing-stop,backing_id=1'
 		row $ADM 'ENOENT|EINVAL' 'op=backing-stop,backing_id=64'
 		row $ADM 'ENOENT|EINVAL' 'op=backing-stop,backing_id=4294967295'
+		# backing-forget: the same strict parsing; a started record is refused
+		row $ADM EINVAL 'op=backing-forget'
+		row $ADM EINVAL 'op=backing-forget,backing_id=0,path=/dev/vda'
+		row $ADM EINVAL 'op=backing-forget,backing_id=0,force=1'
+		row $ADM EINVAL 'op=backing-forget,backing_id=0,backing_id=0'
+		row $ADM EINVAL 'op=backing-forget,op=backing-forget,backing_id=0'
+		row $ADM 'EINVAL|EBUSY' 'op=backing-forget,backing_id=0\0'
+		row $ADM EINVAL 'op=BACKING-FORGET,backing_id=0'
+		for v in "${BAD_NUMBERS[@]}"; do
+			row $ADM EINVAL "op=backing-forget,backing_id=$v"
+		done
+		row $ADM EBUSY 'op=backing-forget,backing_id=0'
+		row $ADM ENOENT 'op=backing-forget,backing_id=63'
+		row $ADM EINVAL 'op=backing-forget,backing_id=64'
+		row $ADM EINVAL 'op=backing-forget,backing_id=4294967295'
 		# backing-start of the second disk with bad options (a parser that
 		# accepts one starts backing_dev1: the snapshot catches it).
 		local S="op=backing-start,path=$BACKING2,cache_size=64"
@@ -338,6 +353,7 @@ test_unprivileged_writers() {
 	before=$(state)
 	for f in "$BUS/cache_dev_register|path=$BACKING2" "$BUS/cache_dev_unregister|cache_dev_id=0" \
 		"$ADM|op=backing-stop,backing_id=0" "$ADM|op=backing-start,path=$BACKING2,cache_size=64" \
+		"$ADM|op=backing-forget,backing_id=0" \
 		"$BD0/cache_gc_percent|10" "$BUS/cache_dev_register|\\n" "$ADM|garbage"; do
 		got=$(as_unprivileged "$HW" "${f%%|*}" "${f#*|}")
 		TRIED=$((TRIED + 1))

@@ -6,13 +6,14 @@ import PcacheSysfs
 extension PcacheCtl {
     struct Backing: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Start or stop backing devices on a cache device.",
+            abstract: "Start, stop or forget backing devices on a cache device.",
             discussion: """
                 EXAMPLES:
                   pcachectl backing start --cache cache_dev0 /dev/vda --cache-size 1G
                   pcachectl backing stop /dev/pcache0
+                  pcachectl backing forget cache_dev0/backing_dev1 --discard-dirty-data
                 """,
-            subcommands: [Start.self, Stop.self])
+            subcommands: [Start.self, Stop.self, Forget.self])
     }
 }
 
@@ -21,8 +22,10 @@ extension PcacheCtl.Backing {
         static let configuration = CommandConfiguration(
             abstract: "Start a backing device and print its cached device /dev/pcacheN.",
             discussion: """
-                Records the disk's identity (WWN, else serial) in the backing record so that a later start with a \
-                different disk behind the same path is refused unless --force is given. The first start needs \
+                Records the disk's identity (WWN, else serial) in the backing record. A disk finds its record by \
+                identity, not by name: started under another name (/dev/disk/by-id/..., a renumbered sdX) it reuses \
+                its record and replays its cache; a different disk behind a recorded path is refused unless --force \
+                is given, which discards that record's cache without writing any of it. The first start needs \
                 --cache-size (rounded up to 16 MiB segments, at least 4); later starts reuse the record and, after a \
                 crash or an unclean stop, replay its cached data (a clean stop leaves the cache empty). Waits for /dev/pcacheN (udev monitor, or polling /dev without udevd).
 
@@ -40,7 +43,7 @@ extension PcacheCtl.Backing {
         @Flag(help: "Keep a crc32c of every cached extent and verify it on read.") var dataCrc = false
         @Option(help: ArgumentHelp("Identity to record instead of the disk's WWN/serial.", valueName: "ident"))
         var ident: String?
-        @Flag(help: "Start even if the backing record names a different disk (its cached data is discarded).")
+        @Flag(help: "Start even if the backing record names a different disk (its cached data, dirty data included, is discarded; the disk is not written).")
         var force = false
         @Option(help: "Seconds to wait for /dev/pcacheN.") var timeout: Double = 10
         @OptionGroup var output: JSONOption
@@ -97,6 +100,35 @@ extension PcacheCtl.Backing {
             try runControl("backing stop") {
                 let stopped = try Operations(tree: controlTree).stopBacking(backing)
                 print("stopped \(stopped.deviceName) (\(stopped.path) on \(stopped.cache)/\(stopped.id))")
+            }
+        }
+    }
+
+    struct Forget: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Forget a backing record that is not started, discarding its cache (dirty data included).",
+            discussion: """
+                For a record that can never start again (its disk is gone, or its cache cannot be replayed). The \
+                kernel releases the record's segments and frees the record: whatever dirty data its cache held, \
+                never written to the disk, is lost. Refuses without --discard-dirty-data, and refuses a started \
+                record (stop it first). 'pcachectl devices' shows the records and which may hold dirty data.
+
+                EXAMPLES:
+                  pcachectl backing forget cache_dev0/backing_dev1 --discard-dirty-data
+                  pcachectl backing forget /dev/disk/by-id/wwn-0x5000c500a1b2c3d4 --discard-dirty-data
+                """)
+
+        @Argument(help: "cache_devN/backing_devM, or the disk path the record names.") var record: String
+        @Flag(help: "Confirm that the record's cached data, dirty data included, is thrown away.")
+        var discardDirtyData = false
+
+        func run() throws {
+            try runControl("backing forget") {
+                let forgotten = try Operations(tree: controlTree).forgetBacking(record, discardDirtyData: discardDirtyData)
+                if forgotten.mayHoldDirtyData {
+                    printError("pcachectl: backing forget: warning: the cache of \(forgotten.name) may have held dirty data for \(forgotten.path); it is discarded and was not written to the disk")
+                }
+                print("forgot \(forgotten.name) (\(forgotten.path)\(forgotten.ident.isEmpty ? "" : ", ident \(forgotten.ident)"))")
             }
         }
     }

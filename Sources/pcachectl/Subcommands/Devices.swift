@@ -9,7 +9,9 @@ extension PcacheCtl {
             abstract: "List pmem devices and candidate backing disks with their identity.",
             discussion: """
                 Pmem devices show whether they are DAX-capable and whether they carry a pcache superblock (reading \
-                it needs root). Disks show the identity 'backing start' records: wwn-..., else serial-....
+                it needs root). Disks show the identity 'backing start' records: wwn-..., else serial-..., and the backing \
+                records they belong to (cache_devN/backing_devM, started or not, and whether the cache holds or may \
+                hold dirty data); records whose disk is not present are listed last.
 
                 EXAMPLES:
                   pcachectl devices
@@ -30,6 +32,18 @@ extension PcacheCtl {
                         }
                     } catch { return ("unreadable", nil) }
                 }
+                let tree = controlTree
+                let records = RecordMembership.allRecords(tree: tree)
+                let members = inventory.disks.map { RecordMembership.of($0, records: records, tree: tree) }
+                let claimed = Swift.Set(members.flatMap { $0.map(\.record.name) })
+                let orphans = records.filter { !claimed.contains($0.name) }
+                func recordJSON(_ m: RecordMembership) -> JSON {
+                    .object([("record", .string(m.record.name)), ("state", .string(m.record.state.rawValue)),
+                             ("started", .bool(m.record.started)), ("device", .optional(m.deviceNode)),
+                             ("dirty_bytes", m.dirtyBytes.map { .int($0) } ?? .null),
+                             ("may_hold_dirty_data", .bool(m.record.mayHoldDirtyData || (m.dirtyBytes ?? 0) > 0)),
+                             ("path", .string(m.record.path)), ("ident", .string(m.record.ident))])
+                }
                 if output.json {
                     let pmem: [JSON] = inventory.pmem.map { d in
                         let (state, sb) = superblock(d.node)
@@ -37,12 +51,15 @@ extension PcacheCtl {
                                         ("superblock", .string(state)), ("uuid", .optional(sb?.uuid)),
                                         ("label", .optional(sb?.label))])
                     }
-                    let disks: [JSON] = inventory.disks.map { d in
+                    let disks: [JSON] = zip(inventory.disks, members).map { d, m in
                         .object([("node", .string(d.node)), ("size", .int(d.sizeBytes)), ("wwn", .optional(d.wwn)),
                                  ("serial", .optional(d.serial)), ("ident", .optional(d.ident?.string)),
-                                 ("fs_type", .optional(d.fsType)), ("fs_uuid", .optional(d.fsUUID))])
+                                 ("fs_type", .optional(d.fsType)), ("fs_uuid", .optional(d.fsUUID)),
+                                 ("records", .array(m.map(recordJSON)))])
                     }
-                    print(JSON.document([("pmem", .array(pmem)), ("disks", .array(disks))]).render())
+                    let unmatched: [JSON] = orphans.map { recordJSON(RecordMembership(record: $0, dirtyBytes: nil, deviceNode: nil)) }
+                    print(JSON.document([("pmem", .array(pmem)), ("disks", .array(disks)),
+                                         ("records_without_disk", .array(unmatched))]).render())
                     return
                 }
                 print("pmem devices:")
@@ -54,9 +71,16 @@ extension PcacheCtl {
                 }
                 print("disks:")
                 if inventory.disks.isEmpty { print("  (none)") }
-                for d in inventory.disks {
+                for (d, m) in zip(inventory.disks, members) {
                     let fs = d.fsType.map { " \($0)" + (d.fsUUID.map { " \($0)" } ?? "") } ?? ""
                     print("  \(d.node) \(formatBytes(d.sizeBytes)) ident \(d.ident?.string ?? "(none)")\(fs)")
+                    for r in m { print("    record \(r.summary)") }
+                }
+                if !orphans.isEmpty {
+                    print("records whose disk is not present:")
+                    for r in orphans {
+                        print("  \(RecordMembership(record: r, dirtyBytes: nil, deviceNode: nil).summary) path \(r.path)\(r.ident.isEmpty ? "" : " ident \(r.ident)")")
+                    }
                 }
             }
         }

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+import PcacheSysfs
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Which backing records a disk belongs to, decided as the kernel decides at `backing start`: the disk started on
+/// the record; else the ident when both sides have one; else the device last started on it; else its path.
+public struct RecordMembership: Sendable, Equatable {
+    public var record: BackingRecord
+    /// Dirty bytes of a started record's cache; nil when not started.
+    public var dirtyBytes: UInt64?
+    /// /dev/pcacheN of a started record.
+    public var deviceNode: String?
+
+    public init(record: BackingRecord, dirtyBytes: UInt64? = nil, deviceNode: String? = nil) {
+        self.record = record
+        self.dirtyBytes = dirtyBytes
+        self.deviceNode = deviceNode
+    }
+
+    /// Every record of every registered cache device; empty when the module is not loaded or lists no records.
+    public static func allRecords(tree: SysfsTree) -> [BackingRecord] {
+        guard tree.isModuleLoaded, let caches = try? tree.cacheIDs() else { return [] }
+        return caches.flatMap { (try? tree.backingRecords(of: $0)) ?? [] }
+    }
+
+    /// The records among `records` that belong to `disk`.
+    public static func of(_ disk: DiskIdentity, records: [BackingRecord], tree: SysfsTree) -> [RecordMembership] {
+        let devText = (try? tree.readLine(tree.blockDirectory(name: disk.name).appending("dev")))?
+            .trimmingCharacters(in: " \n")
+        let diskDev: dev_t? = devText.flatMap { text in
+            let parts = text.split(separator: ":").compactMap { UInt32($0) }
+            return parts.count == 2 ? deviceNumber(major: parts[0], minor: parts[1]) : nil
+        }
+        return records.filter { r in
+            if r.started, let dev = r.dev { return dev == devText }
+            if !r.ident.isEmpty, let ident = disk.ident?.string { return ident == r.ident }
+            if let dev = r.dev { return dev == devText }
+            guard let diskDev, let recDev = DeviceProbe.deviceNumber(r.path) else { return false }
+            return recDev == diskDev
+        }.map { r in
+            var m = RecordMembership(record: r, dirtyBytes: nil, deviceNode: nil)
+            if r.started, let b = try? tree.backingDevice(r.id, in: r.cache) {
+                m.dirtyBytes = b.stats.dirtyBytes
+                m.deviceNode = b.deviceName
+            }
+            return m
+        }
+    }
+
+    /// "cache_dev0/backing_dev1 (running as /dev/pcache0, 4.0 MiB dirty)" and the like.
+    public var summary: String {
+        let r = record
+        let what: String
+        if r.started {
+            what = "started as \(deviceNode ?? "?")" + (dirtyBytes.map { ", \(formatBytes($0)) dirty" } ?? "")
+        } else if r.mayHoldDirtyData {
+            what = "not started, stopped uncleanly: may hold dirty data, replayed at its next start"
+        } else if r.state == .running {
+            what = "not started, cache never initialised: no cached data"
+        } else {
+            what = "stopped cleanly: no cached data"
+        }
+        return "\(r.name) (\(what))"
+    }
+}
