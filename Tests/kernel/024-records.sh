@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 #
-# 022-records: backing records and the disks they belong to (issue 15,
+# 024-records: backing records and the disks they belong to (issue 15,
 # items 1, 3 and 4).
 #   - force=1 with a different disk behind a record's path discards the old
 #     cache: nothing of it is replayed or written back onto the new disk;
