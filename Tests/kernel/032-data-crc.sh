@@ -3,7 +3,8 @@
 # 032-data-crc: a byte flipped in the cached data in pmem (written through
 # /dev/pmem0 while the cache runs) is caught by data_crc: the read fails with
 # EIO, the kernel log names the device and the offset, data_crc_errors
-# counts it, and writeback does not write the bad data to the backing disk.
+# counts it, and writeback does not write the bad data to the backing disk
+# (it stops before it until the block is overwritten).
 # A control cache without data_crc returns the flipped data silently, which
 # shows that the flip really hit the cached block.
 
@@ -49,10 +50,22 @@ test_flip_caught() {
 	read_block /dev/pcache0 $((9 << 20)) >/dev/null || fail "an unrelated block fails too"
 }
 
+# Writeback stops before the bad dirty block (it is still in use) until it
+# is overwritten; then it is skipped and the stop writes everything back.
 test_bad_data_not_written_back() {
+	local i
 	KMSG_MARK=-1	# the whole log of this boot
+	echo 0 >/sys/module/pcache/parameters/writeback_idle_ms
+	for i in $(seq 40); do
+		kmsg_since_mark | grep -q "writeback: data_crc mismatch at backing offset $((8 << 20)).*writeback stops before it" && break
+		sleep 0.5
+	done
+	expect_kmsg "backing_dev0: writeback: data_crc mismatch at backing offset $((8 << 20)).*writeback stops before it until it is overwritten"
+	read_block /dev/pcache0 $((8 << 20)) >/dev/null 2>&1 && fail "the bad block reads without error while writeback is blocked"
+	dd if=/dev/zero of=/dev/pcache0 bs=4096 seek=2048 count=1 oflag=direct status=none || fail "overwrite failed"
 	backing_stop 0
-	expect_kmsg "backing_dev0: data_crc mismatch at backing offset $((8 << 20)).*not written back"
+	expect_kmsg "backing_dev0: writeback: data_crc mismatch at backing offset $((8 << 20)).*overwritten since, not written back"
+	echo 600000 >/sys/module/pcache/parameters/writeback_idle_ms
 	read_block "$BACKING" $((8 << 20)) | grep -q CRC-TOKEN && fail "the corrupted block reached the backing disk"
 	return 0
 }

@@ -14,3 +14,7 @@ test_module_sparse_and_w1_clean() {
 test_swift_warnings_as_errors() {
 	"$REPO/Tests/reliability/static-checks.sh" swift || fail "Swift warnings (built with -warnings-as-errors, see above)"
 }
+
+test_no_plain_pmem_loads() {
+	"$REPO/Tests/reliability/static-checks.sh" pmem || fail "plain CPU loads from pmem in KernelShim (see above)"
+}

@@ -4,9 +4,11 @@
 # Static checks of the whole tree, each must be silent:
 #   module  sparse (C=2) + W=1 on KernelShim, built in a private copy of the
 #           sources so it never races another build in KernelShim/;
-#   swift   swift build with -warnings-as-errors (own scratch path).
+#   swift   swift build with -warnings-as-errors (own scratch path);
+#   pmem    no plain CPU loads from pmem in KernelShim (crc, compare or
+#           memcpy source over a pmem address): Tests/reliability/pmem-loads.py.
 #
-#   Tests/reliability/static-checks.sh [module|swift]...   (default: both)
+#   Tests/reliability/static-checks.sh [module|swift|pmem]...   (default: all)
 #
 # Prints every warning and one line per check; exits non-zero if any check
 # found something. Run by Tests/kernel/064-static.host.sh in `make test`.
@@ -15,7 +17,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 checks=("$@")
-((${#checks[@]})) || checks=(module swift)
+((${#checks[@]})) || checks=(module swift pmem)
 rc=0
 
 check_module() {
@@ -57,11 +59,20 @@ check_swift() {
 	rm -f "$log"
 }
 
+check_pmem() {
+	if ! python3 Tests/reliability/pmem-loads.py KernelShim/*.c; then
+		echo "static: pmem: plain loads from pmem (above); read pmem with copy_mc_to_kernel"
+		return 1
+	fi
+	echo "static: pmem: no plain loads from pmem in KernelShim"
+}
+
 for c in "${checks[@]}"; do
 	case "$c" in
 	module) check_module || rc=1 ;;
 	swift) check_swift || rc=1 ;;
-	*) echo "usage: $0 [module|swift]..." >&2; exit 64 ;;
+	pmem) check_pmem || rc=1 ;;
+	*) echo "usage: $0 [module|swift|pmem]..." >&2; exit 64 ;;
 	esac
 done
 exit $rc
