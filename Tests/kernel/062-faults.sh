@@ -303,6 +303,30 @@ test_writeback_backs_off() {
 	((e1 - e0 <= 4)) || fail "writeback retried $((e1 - e0)) times in ${secs}s (no backoff)"
 }
 
+# pcachectl status names a failing writeback (text and --json).
+test_status_shows_failing_writeback() {
+	local out json i
+	dm_switch error
+	dd if=/tmp/f062.a of=/dev/pcache0 bs=1M seek=40 conv=nocreat,notrunc oflag=direct status=none ||
+		fail "write failed"
+	for ((i = 0; i < 40; i++)); do
+		[[ $(stat_of writeback_failing) == 1 ]] && break
+		sleep 0.5
+	done
+	sleep 1
+	out=$("$PCACHECTL" status 2>&1)
+	json=$("$PCACHECTL" status --json 2>&1)
+	echo "$out"
+	echo "$json" | grep -E '"writeback_(state|last_error|failing_s)"|"write_errors"'
+	dm_switch linear
+	wait_clean 120 || fail "writeback did not finish after the disk healed"
+	grep -q 'WRITEBACK FAILING' <<<"$out" || fail "pcachectl status does not show the failing writeback"
+	grep -q 'errno 5' <<<"$out" || fail "pcachectl status does not name the error (EIO, errno 5)"
+	grep -Eq '"writeback_state" *: *"failing"' <<<"$json" || fail "pcachectl status --json has no writeback_state \"failing\""
+	out=$("$PCACHECTL" status 2>&1)
+	! grep -q 'WRITEBACK FAILING' <<<"$out" || fail "pcachectl status still shows a failing writeback after recovery"
+}
+
 # backing-stop against a dead disk: interruptible, bounded, device kept.
 test_stop_dead_disk_interruptible_bounded() {
 	local t0 secs r
