@@ -10,7 +10,8 @@
  * (the engine never initialised the chain: nothing in pmem, a new cache) or
  * STOPPED (stopped cleanly: the cache starts empty on a newly allocated chain
  * of the recorded size). backing-start, backing-stop and backing-forget run
- * under cache_dev->lock.
+ * under cache_dev->lock; none waits there without bound (a stop's drain
+ * is interruptible and gives up when writeback fails, see backing_dev_stop).
  */
 #include <linux/capability.h>
 #include <linux/moduleparam.h>
@@ -909,9 +910,31 @@ put_dev:
 	return ret;
 }
 
-static int backing_dev_stop(struct pcache_cache_dev *cache_dev, const char *obj, u32 id)
+/* A stop that gave up before the teardown: let /dev/pcacheN be opened again. */
+static void backing_dev_reopen(struct pcache_backing_dev *backing_dev)
+{
+	struct pcache_logic_dev *logic_dev = &backing_dev->logic_dev;
+
+	spin_lock(&logic_dev->open_lock);
+	logic_dev->closing = false;
+	spin_unlock(&logic_dev->open_lock);
+}
+
+/*
+ * backing-stop. Without @force: /dev/pcacheN is closed to new opens, then
+ * everything is written back while it still exists; if that is interrupted
+ * (-EINTR) or writeback fails without progress (-EIO, bounded by
+ * stall_timeout_s), the device is opened again and keeps running, nothing
+ * lost. Only a drained cache is torn down and its record marked STOPPED.
+ * With @force: no drain; the open ksets are persisted, the device torn
+ * down and the record left RUNNING with its chain claimed, so the dirty
+ * data is replayed at the next start (bounded even with a dead disk).
+ */
+static int backing_dev_stop(struct pcache_cache_dev *cache_dev, const char *obj, u32 id,
+			    bool force)
 {
 	struct pcache_backing_dev *backing_dev;
+	bool keep;
 	int ret;
 
 	backing_dev = id < PCACHE_BACKING_MAX ? cache_dev->backings[id] : NULL;
@@ -925,19 +948,34 @@ static int backing_dev_stop(struct pcache_cache_dev *cache_dev, const char *obj,
 				backing_dev->logic_dev.mapped_id);
 		return ret;
 	}
+	if (backing_dev->cache && !force) {
+		ret = pcache_cache_drain(backing_dev->cache);
+		if (ret) {
+			backing_dev_reopen(backing_dev);
+			backing_dev_err(backing_dev, "stop %s (%d): /dev/pcache%d keeps running with its dirty data; retry, or stop with force=1 to keep the data for replay",
+					ret == -EINTR ? "interrupted" : "failed: writeback is failing",
+					ret, backing_dev->logic_dev.mapped_id);
+			return ret;
+		}
+	}
 
 	backing_dev_sysfs_del(backing_dev);
 	logic_dev_stop(backing_dev);		/* drains every request */
 	cache_dev->backings[id] = NULL;
 	cache_dev->nr_backings--;
 
-	ret = backing_dev->cache ? pcache_cache_stop(backing_dev, true) : 0;
+	keep = force && backing_dev->cache;
+	ret = backing_dev->cache ? pcache_cache_stop(backing_dev, !force) : 0;
 	backing_dev->cache = NULL;
 	if (ret) {
 		/* dirty data stays in pmem: record RUNNING, chain claimed for replay */
 		backing_dev_err(backing_dev, "stopped uncleanly (%d): cache kept for replay at next start",
 				ret);
 		backing_dev_segs_put(backing_dev, true);
+	} else if (keep) {
+		backing_dev_segs_put(backing_dev, true);
+		backing_dev_info(backing_dev, "stopped %s with force=1: dirty data kept in the cache for replay at the next start",
+				 backing_dev->info.path);
 	} else {
 		backing_dev_segs_put(backing_dev, false);
 		mutex_lock(&backing_dev->info_lock);
@@ -1110,7 +1148,7 @@ enum { OPT_OP, OPT_PATH, OPT_QUEUES, OPT_CACHE_SIZE, OPT_DATA_CRC, OPT_IDENT, OP
  *
  *   op=backing-start,path=/dev/X[,queues=N][,cache_size=MiB][,data_crc=0|1]
  *                    [,ident=ID][,force=0|1]
- *   op=backing-stop,backing_id=M
+ *   op=backing-stop,backing_id=M[,force=0|1]
  *   op=backing-forget,backing_id=M
  */
 int backing_dev_adm(struct pcache_cache_dev *cache_dev, char *buf)
@@ -1153,13 +1191,20 @@ int backing_dev_adm(struct pcache_cache_dev *cache_dev, char *buf)
 		return -EINVAL;
 	}
 	for (i = OPT_PATH; i < OPT_NR; i++) {
-		if (opts[i].val && (i == OPT_BACKING_ID) == start) {
+		if (opts[i].val && (start ? i == OPT_BACKING_ID :
+				    i != OPT_BACKING_ID && (forget || i != OPT_FORCE))) {
 			pcache_err("%s: option '%s' does not apply to %s", obj, opts[i].key,
 				   opts[OPT_OP].val);
 			return -EINVAL;
 		}
 	}
 
+	if (opts[OPT_FORCE].val) {
+		ret = pcache_opt_u32(obj, &opts[OPT_FORCE], 0, 1, &v);
+		if (ret)
+			return ret;
+		o.force = v;
+	}
 	if (!start) {
 		if (!opts[OPT_BACKING_ID].val) {
 			pcache_err("%s: %s needs backing_id=", obj, opts[OPT_OP].val);
@@ -1169,7 +1214,7 @@ int backing_dev_adm(struct pcache_cache_dev *cache_dev, char *buf)
 		if (ret)
 			return ret;
 		return forget ? backing_record_forget(cache_dev, obj, v) :
-				backing_dev_stop(cache_dev, obj, v);
+				backing_dev_stop(cache_dev, obj, v, o.force);
 	}
 
 	if (!opts[OPT_PATH].val) {
@@ -1204,12 +1249,6 @@ int backing_dev_adm(struct pcache_cache_dev *cache_dev, char *buf)
 		if (ret)
 			return ret;
 		o.data_crc = v;
-	}
-	if (opts[OPT_FORCE].val) {
-		ret = pcache_opt_u32(obj, &opts[OPT_FORCE], 0, 1, &v);
-		if (ret)
-			return ret;
-		o.force = v;
 	}
 	if (opts[OPT_IDENT].val) {
 		o.ident = opts[OPT_IDENT].val;

@@ -4,7 +4,8 @@
  *
  * Where the engine differs from the original design, and why:
  *  - Writers that find the cache full sleep in queue_rq until GC frees a
- *    segment (the tag set is blocking) instead of -EBUSY + a defer list.
+ *    segment (the tag set is blocking) instead of -EBUSY + a defer list;
+ *    the sleep is bounded while writeback fails (stall_timeout_s).
  *  - Data heads: min(queues, (segments - 1 - reserve) / 2), one per hardware
  *    queue on large caches; on small caches fewer, so that heads holding
  *    half-filled segments can never starve a waiting writer. One or two
@@ -33,9 +34,13 @@
  *    at its data, the entries are marked BAD and writeback stops before its
  *    kset (a writeback error, retried every second) until it is overwritten;
  *    a bad extent never turns into the older data of the backing device.
- *  - A clean stop (writeback_all) returns -EIO only after writeback made no
- *    progress for 30 s while failing; it logs "writeback N MiB left" every
- *    second meanwhile. It is clean only once every kset is in the log.
+ *  - A clean stop first drains (pcache_cache_drain) while the cache keeps
+ *    running: interruptible (-EINTR), and -EIO once writeback has failed
+ *    without progress for stall_timeout_s; it logs "writeback N MiB left"
+ *    every 5 s meanwhile. It is clean only once every kset is in the log.
+ *  - A failing writeback retries the same batch after 1 s, doubling up to
+ *    30 s; writers and flushes that need space it cannot free fail with EIO
+ *    once it has failed for stall_timeout_s without progress.
  *  - Background writeback waits for writeback_idle_ms without I/O, used
  *    segments past half of gc_percent, or writers waiting for space (the
  *    original writes back at once): bursts are absorbed without competing
@@ -496,6 +501,8 @@ int pcache_cache_start(struct pcache_backing_dev *backing_dev,
 	INIT_DELAYED_WORK(&cache->wb_work, cache_writeback_fn);
 	INIT_WORK(&cache->gc_work, cache_gc_fn);
 	INIT_WORK(&cache->clean_work, cache_clean_fn);
+	ratelimit_state_init(&cache->write_err_rs, 5 * HZ, 1);
+	ratelimit_set_flags(&cache->write_err_rs, RATELIMIT_MSG_ON_RELEASE);
 
 	if (opts->n_segs < 3 || !opts->queues || opts->queues > PCACHE_QUEUES_MAX ||
 	    !cache->dev_size) {
@@ -561,6 +568,10 @@ free:
 	return ret;
 }
 
+/*
+ * Persist the open ksets. With the key log full this needs writeback and
+ * GC: wait at most 60 s, and not at all once writeback is stalled.
+ */
 static void cache_persist_for_stop(struct pcache_cache *cache)
 {
 	unsigned long deadline = jiffies + 60 * HZ;
@@ -569,7 +580,7 @@ static void cache_persist_for_stop(struct pcache_cache *cache)
 	for (i = 0; i < cache->n_ksets; i++)
 		cancel_delayed_work_sync(&cache->ksets[i].flush_work);
 	while (cache_ksets_persist_all(cache) == -ENOSPC) {
-		if (time_after(jiffies, deadline)) {
+		if (time_after(jiffies, deadline) || cache_wb_stalled(cache)) {
 			pcache_err("%s: stop: key log full, last keys not persisted",
 				   cache->name);
 			break;
@@ -580,15 +591,21 @@ static void cache_persist_for_stop(struct pcache_cache *cache)
 	}
 }
 
-/* Wait for writeback to reach the end of the log; -EIO if it stalls on errors. */
+/*
+ * Wait for writeback to reach the end of the log. Interruptible: a signal
+ * to the caller ends the wait with -EINTR. Bounded: -EIO once writeback has
+ * failed without progress for stall_timeout_s (cache_wb_stalled()). The
+ * cache keeps running either way.
+ */
 static int cache_writeback_all(struct pcache_cache *cache)
 {
-	u64 errors = atomic64_read(&cache->writeback_errors), left;
-	unsigned long stalled_since = jiffies;
-	struct cache_pos last = cache->dirty_tail, now;
+	unsigned long logged = jiffies;
 	bool persisted;
+	long left;
 
 	WRITE_ONCE(cache->wb_drain, true);
+	/* a failing writeback retries now rather than at the end of its backoff */
+	WRITE_ONCE(cache->wb_retry_at, jiffies);
 	for (;;) {
 		/*
 		 * Keys still in memory (the log was full when the stop began)
@@ -597,24 +614,37 @@ static int cache_writeback_all(struct pcache_cache *cache)
 		 */
 		persisted = cache_ksets_persist_all(cache) == 0;
 		mod_delayed_work(cache->wq, &cache->wb_work, 0);
-		if (wait_event_timeout(cache->wb_wq, cache_is_clean(cache), HZ) && persisted)
+		left = wait_event_interruptible_timeout(cache->wb_wq, cache_is_clean(cache), HZ);
+		if (left > 0 && persisted)
 			return 0;
-		left = atomic64_read(&cache->dirty_bytes);
-		pcache_info("%s: writeback %llu MiB left", cache->name, DIV_ROUND_UP_ULL(left, SZ_1M));
-
-		spin_lock(&cache->pos_lock);
-		now = cache->dirty_tail;
-		spin_unlock(&cache->pos_lock);
-		if (!cache_pos_eq(&now, &last)) {
-			last = now;
-			stalled_since = jiffies;
-		} else if (atomic64_read(&cache->writeback_errors) != errors &&
-			   time_after(jiffies, stalled_since + 30 * HZ)) {
-			pcache_err("%s: stop: writeback keeps failing, dirty data stays in the cache",
-				   cache->name);
+		if (left < 0) {
+			pcache_info("%s: stop: writeback interrupted, %llu MiB dirty", cache->name,
+				    DIV_ROUND_UP_ULL(atomic64_read(&cache->dirty_bytes), SZ_1M));
+			return -EINTR;
+		}
+		if (cache_wb_stalled(cache)) {
+			pcache_err("%s: stop: writeback failing (%d) without progress for over %u s, %llu MiB dirty stay in the cache",
+				   cache->name, READ_ONCE(cache->wb_last_err), cache_wb_stall_secs(),
+				   DIV_ROUND_UP_ULL(atomic64_read(&cache->dirty_bytes), SZ_1M));
 			return -EIO;
 		}
+		if (time_after(jiffies, logged + 5 * HZ)) {
+			logged = jiffies;
+			pcache_info("%s: writeback %llu MiB left", cache->name,
+				    DIV_ROUND_UP_ULL(atomic64_read(&cache->dirty_bytes), SZ_1M));
+		}
 	}
+}
+
+int pcache_cache_drain(struct pcache_cache *cache)
+{
+	int ret;
+
+	ret = cache_writeback_all(cache);
+	if (!ret)
+		ret = backing_dev_flush(cache->backing_dev);
+	WRITE_ONCE(cache->wb_drain, false);
+	return ret;
 }
 
 int pcache_cache_stop(struct pcache_backing_dev *backing_dev, bool writeback_all)
@@ -669,6 +699,8 @@ u32 pcache_cache_used_segs(struct pcache_cache *cache)
 
 ssize_t pcache_cache_stats_show(struct pcache_cache *cache, char *buf)
 {
+	bool failing = READ_ONCE(cache->wb_failing);
+	u32 failing_s = failing ? jiffies_to_msecs(jiffies - READ_ONCE(cache->wb_failing_since)) / 1000 : 0;
 	struct cache_pos kt, dt, head;
 
 	spin_lock(&cache->pos_lock);
@@ -687,7 +719,9 @@ ssize_t pcache_cache_stats_show(struct pcache_cache *cache, char *buf)
 			  "key_segs_chained %lld\n"
 			  "used_segs %u\nfree_segs %u\nspace_waits %lld\n"
 			  "gc_runs %lld\nsegs_freed %lld\n"
-			  "data_crc_errors %lld\nwriteback_errors %lld\n",
+			  "data_crc_errors %lld\nwriteback_errors %lld\n"
+			  "writeback_failing %u\nwriteback_last_error %d\nwriteback_failing_s %u\n"
+			  "write_errors %lld\n",
 			  atomic64_read(&cache->hits), atomic64_read(&cache->misses),
 			  atomic64_read(&cache->hit_bytes), atomic64_read(&cache->miss_bytes),
 			  atomic64_read(&cache->fills), atomic64_read(&cache->dirty_keys),
@@ -698,5 +732,7 @@ ssize_t pcache_cache_stats_show(struct pcache_cache *cache, char *buf)
 			  atomic64_read(&cache->space_waits),
 			  atomic64_read(&cache->gc_runs), atomic64_read(&cache->segs_freed),
 			  atomic64_read(&cache->data_crc_errors),
-			  atomic64_read(&cache->writeback_errors));
+			  atomic64_read(&cache->writeback_errors),
+			  failing, -READ_ONCE(cache->wb_last_err), failing_s,
+			  atomic64_read(&cache->write_errors));
 }

@@ -33,9 +33,20 @@ int pcache_cache_start(struct pcache_backing_dev *backing_dev,
 		       const struct pcache_cache_opts *opts);
 
 /*
+ * pcache_cache_drain - write every dirty key back and flush the backing
+ * device while the cache keeps running (the caller keeps new I/O away).
+ * Interruptible. Return: 0; -EINTR on a signal; -EIO once writeback has
+ * failed without progress for stall_timeout_s, or the flush failed. On
+ * error nothing changed: the dirty data is still in the cache.
+ */
+int pcache_cache_drain(struct pcache_cache *cache);
+
+/*
  * pcache_cache_stop - stop the engine. With @writeback_all, write every dirty
- * key back and flush the backing device first (clean stop); returns -EIO if
- * that could not be done, in which case the data stays in pmem for replay.
+ * key back and flush the backing device first (clean stop); returns -EIO (or
+ * -EINTR, see pcache_cache_drain) if that could not be done, in which case
+ * the data stays in pmem for replay. Without, the open ksets are persisted
+ * (bounded) and the dirty data stays for replay.
  */
 int pcache_cache_stop(struct pcache_backing_dev *backing_dev, bool writeback_all);
 

@@ -69,12 +69,16 @@ static ssize_t adm_store(struct device *dev, struct device_attribute *attr, cons
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 
-	mutex_lock(&cache_dev->lock);
+	/* a stop in progress holds the lock for a bounded time; a signal ends the wait */
+	ret = mutex_lock_interruptible(&cache_dev->lock);
+	if (ret)
+		goto free;
 	if (cache_dev->dying)
 		ret = -ENODEV;
 	else
 		ret = backing_dev_adm(cache_dev, buf);
 	mutex_unlock(&cache_dev->lock);
+free:
 	kfree(buf);
 
 	return ret ? ret : size;
@@ -478,7 +482,9 @@ int cache_dev_unregister(const char *object, char *buf)
 	if (ret)
 		return ret;
 
-	mutex_lock(&pcache_mutex);
+	ret = mutex_lock_interruptible(&pcache_mutex);
+	if (ret)
+		return ret;
 	list_for_each_entry(iter, &pcache_cache_devs, node) {
 		if (iter->id == id) {
 			cache_dev = iter;
@@ -491,7 +497,10 @@ int cache_dev_unregister(const char *object, char *buf)
 		goto unlock;
 	}
 
-	mutex_lock(&cache_dev->lock);
+	/* behind a backing-stop: bounded (see backing_dev_stop), and interruptible */
+	ret = mutex_lock_interruptible(&cache_dev->lock);
+	if (ret)
+		goto unlock;
 	if (cache_dev->nr_backings) {
 		cache_dev_err(cache_dev, "cannot unregister: %u backing devices attached",
 			      cache_dev->nr_backings);

@@ -23,6 +23,7 @@
 #include <linux/wait.h>
 #include <linux/mempool.h>
 #include <linux/atomic.h>
+#include <linux/ratelimit.h>
 
 #include "cache.h"
 
@@ -48,6 +49,11 @@
 #define PCACHE_WB_BATCH_KSETS_MAX	256
 /* How often a waiting writeback looks again for idle time or a full cache. */
 #define PCACHE_WB_RECHECK	(HZ / 4)
+/* A failing writeback retries after 1 s, doubling up to 30 s. */
+#define PCACHE_WB_BACKOFF_MIN	HZ
+#define PCACHE_WB_BACKOFF_MAX	(30 * HZ)
+/* A writeback still failing is logged again at most this often. */
+#define PCACHE_WB_ERR_RELOG	(60 * HZ)
 
 enum cache_seg_state {
 	CACHE_SEG_FREE = 0,
@@ -179,7 +185,19 @@ struct pcache_cache {
 	u32			wb_batch_ksets;
 	u64			wb_batch_bytes;
 	void			*gc_kset_buf;
-	bool			wb_err_logged;
+	/*
+	 * Writeback failure state: written by the writeback worker only
+	 * (wb_retry_at also by a drain), read anywhere with READ_ONCE.
+	 * wb_failing is set by the first error after progress and cleared
+	 * by the next batch that reaches the disk.
+	 */
+	bool			wb_failing;
+	int			wb_last_err;		/* -errno of the last error, 0: none yet */
+	unsigned long		wb_failing_since;	/* jiffies of the first error */
+	unsigned long		wb_backoff;		/* current retry delay */
+	unsigned long		wb_retry_at;		/* jiffies: no retry before */
+	unsigned long		wb_err_logged_at;
+	struct ratelimit_state	write_err_rs;		/* "write failed" log lines */
 	bool			log_err_logged;
 	bool			stopping;
 	bool			wb_drain;	/* write everything back now (stop) */
@@ -191,6 +209,7 @@ struct pcache_cache {
 	atomic64_t		gc_runs, segs_freed;
 	atomic64_t		data_crc_errors, writeback_errors;
 	atomic64_t		fills, writeback_bytes, space_waits, key_segs;
+	atomic64_t		write_errors;	/* requests failed: no space while writeback failed */
 };
 
 static inline void *cache_seg_base(struct pcache_cache *cache, u32 seg)
@@ -270,6 +289,8 @@ bool cache_is_clean(struct pcache_cache *cache);
 void cache_pos_persist(struct pcache_cache *cache, bool key_tail);
 void cache_writeback_kick(struct pcache_cache *cache);
 void cache_writeback_nudge(struct pcache_cache *cache);
+bool cache_wb_stalled(struct pcache_cache *cache);
+u32 cache_wb_stall_secs(void);
 
 /* cache_gc.c */
 void cache_gc_fn(struct work_struct *work);

@@ -138,24 +138,41 @@ static int rq_copy_from_pmem(struct rq_cursor *c, const void *src, u32 len, void
 	return 0;
 }
 
-/* Sleep (waking every second) until the key log can take a kset again. */
-static void cache_wait_log_space(struct pcache_cache *cache)
+/*
+ * Sleep (waking every second) until the key log can take a kset again.
+ * Return: 0 (look again), or -EIO once writeback has failed without
+ * progress for stall_timeout_s (see cache_wb_stalled()) or on stop.
+ */
+static int cache_wait_log_space(struct pcache_cache *cache)
 {
 	atomic_inc(&cache->space_waiters);
 	cache_space_kick(cache);
 	wait_event_timeout(cache->space_wq, READ_ONCE(cache->free_segs) > 0 ||
 			   READ_ONCE(cache->stopping), HZ);
 	atomic_dec(&cache->space_waiters);
+	if (READ_ONCE(cache->stopping) ||
+	    (cache_wb_stalled(cache) && !READ_ONCE(cache->free_segs)))
+		return -EIO;
+	return 0;
 }
 
-static void cache_persist_all_wait(struct pcache_cache *cache)
+static int cache_persist_all_wait(struct pcache_cache *cache)
 {
-	while (cache_ksets_persist_all(cache) == -ENOSPC && !READ_ONCE(cache->stopping))
-		cache_wait_log_space(cache);
+	int ret;
+
+	while ((ret = cache_ksets_persist_all(cache)) == -ENOSPC) {
+		if (cache_wait_log_space(cache))
+			return -EIO;
+	}
+	return ret;
 }
 
-/* Insert and log a key, waiting for key-log space if needed. */
-static void cache_key_commit_wait(struct pcache_cache *cache, struct pcache_key *key, bool dirty)
+/*
+ * Insert and log a key, waiting for key-log space if needed.
+ * Return: 0, or -EIO when no space came (nothing was inserted: the caller
+ * still owns @key and its segment reference).
+ */
+static int cache_key_commit_wait(struct pcache_cache *cache, struct pcache_key *key, bool dirty)
 {
 	struct cache_subtree *st = cache_subtree_of(cache, key->off);
 	struct pcache_key *spare = NULL;
@@ -169,13 +186,35 @@ static void cache_key_commit_wait(struct pcache_cache *cache, struct pcache_key 
 			break;
 		if (ret == -EAGAIN)
 			spare = cache_key_alloc(cache);	/* it splits an entry */
-		else
-			cache_wait_log_space(cache);
+		else if (cache_wait_log_space(cache))
+			break;
 	}
 	if (spare)
 		cache_key_free(cache, spare);
+	return ret ? -EIO : 0;
 }
 
+/*
+ * A request the cache cannot absorb: writeback has failed without progress
+ * for stall_timeout_s and no space is left. Counted in write_errors, one
+ * log line per device at most every 5 s.
+ */
+static blk_status_t cache_write_failed(struct pcache_cache *cache, struct request *rq,
+				       const char *what)
+{
+	atomic64_inc(&cache->write_errors);
+	if (__ratelimit(&cache->write_err_rs))
+		pcache_err("%s: %s at sector %llu failed with EIO: %s and writeback is failing (%d) without progress for over %u s",
+			   cache->name, req_op(rq) == REQ_OP_FLUSH ? "flush" : "write",
+			   (unsigned long long)blk_rq_pos(rq), what,
+			   READ_ONCE(cache->wb_last_err), cache_wb_stall_secs());
+	return BLK_STS_IOERR;
+}
+
+/*
+ * A write that fails part-way has logged its first pieces: its contents
+ * are undefined, as for any failed write, but nothing leaks.
+ */
 static blk_status_t cache_write(struct pcache_cache *cache, struct request *rq)
 {
 	u64 pos = blk_rq_pos(rq) << SECTOR_SHIFT;
@@ -196,7 +235,7 @@ static blk_status_t cache_write(struct pcache_cache *cache, struct request *rq)
 		want = min_t(u64, total - done, PCACHE_SUBTREE_SIZE - (off & (PCACHE_SUBTREE_SIZE - 1)));
 		n = cache_data_alloc(cache, head_idx, want, true, &seg, &seg_off, &gen);
 		if (!n)
-			return BLK_STS_IOERR;	/* only while stopping */
+			return cache_write_failed(cache, rq, "the cache is full");
 		dst = cache_data_addr(cache, seg, seg_off);
 		if (cache->data_crc) {
 			/* taken and returned around the copy only: never held across a wait */
@@ -217,7 +256,11 @@ static blk_status_t cache_write(struct pcache_cache *cache, struct request *rq)
 		key->crc_off = seg_off;
 		key->crc_len = n;
 		key->data_crc = crc;
-		cache_key_commit_wait(cache, key, true);
+		if (cache_key_commit_wait(cache, key, true)) {
+			cache_key_free(cache, key);
+			cache_seg_put(cache, seg);
+			return cache_write_failed(cache, rq, "the key log is full");
+		}
 		done += n;
 	}
 
@@ -226,12 +269,14 @@ static blk_status_t cache_write(struct pcache_cache *cache, struct request *rq)
 		first = pos >> PCACHE_SUBTREE_SHIFT;
 		last = (pos + total - 1) >> PCACHE_SUBTREE_SHIFT;
 		if (last - first + 1 >= cache->n_ksets) {
-			cache_persist_all_wait(cache);
+			if (cache_persist_all_wait(cache))
+				return cache_write_failed(cache, rq, "the key log is full");
 		} else {
 			for (r = first; r <= last; r++)
-				while (cache_kset_persist(&cache->ksets[r % cache->n_ksets]) == -ENOSPC &&
-				       !READ_ONCE(cache->stopping))
-					cache_wait_log_space(cache);
+				while (cache_kset_persist(&cache->ksets[r % cache->n_ksets]) == -ENOSPC)
+					if (cache_wait_log_space(cache))
+						return cache_write_failed(cache, rq,
+									  "the key log is full");
 		}
 	}
 	return BLK_STS_OK;
@@ -543,13 +588,14 @@ blk_status_t pcache_cache_queue_rq(struct pcache_cache *cache, struct request *r
 		WRITE_ONCE(cache->last_io, jiffies);	/* writeback waits for idle time */
 	switch (req_op(rq)) {
 	case REQ_OP_FLUSH:
-		cache_persist_all_wait(cache);
-		status = BLK_STS_OK;
+		status = cache_persist_all_wait(cache) ?
+			 cache_write_failed(cache, rq, "the key log is full") : BLK_STS_OK;
 		break;
 	case REQ_OP_WRITE:
-		if (rq->cmd_flags & REQ_PREFLUSH)
-			cache_persist_all_wait(cache);
-		status = cache_write(cache, rq);
+		if ((rq->cmd_flags & REQ_PREFLUSH) && cache_persist_all_wait(cache))
+			status = cache_write_failed(cache, rq, "the key log is full");
+		else
+			status = cache_write(cache, rq);
 		break;
 	case REQ_OP_READ:
 		cache_read(cache, rq);

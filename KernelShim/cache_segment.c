@@ -196,7 +196,8 @@ static void cache_head_drop(struct pcache_cache *cache, struct cache_head *head)
  * key that will describe it (drop it with cache_seg_put() if no key is
  * logged after all).
  * @may_wait: sleep until GC frees space; otherwise give up (read fills).
- * Return: bytes allocated (a 512 B multiple, <= @want), 0 if none.
+ * Return: bytes allocated (a 512 B multiple, <= @want), 0 if none: no
+ * space and !@may_wait, stopping, or writeback stalled (cache_wb_stalled()).
  */
 u32 cache_data_alloc(struct pcache_cache *cache, u32 head_idx, u32 want, bool may_wait,
 		     u32 *seg, u32 *seg_off, u64 *gen)
@@ -237,7 +238,12 @@ u32 cache_data_alloc(struct pcache_cache *cache, u32 head_idx, u32 want, bool ma
 
 		if (!may_wait || READ_ONCE(cache->stopping))
 			return 0;
-		/* Cache full: wait for GC, waking every second (no hung task). */
+		/*
+		 * Cache full: wait for GC, waking every second (no hung task),
+		 * as long as writeback makes progress; once it has failed for
+		 * stall_timeout_s without any, give up (the caller fails the
+		 * request) instead of sleeping until the disk comes back.
+		 */
 		atomic_inc(&cache->space_waiters);
 		if (!kicked) {
 			atomic64_inc(&cache->space_waits);
@@ -249,6 +255,8 @@ u32 cache_data_alloc(struct pcache_cache *cache, u32 head_idx, u32 want, bool ma
 					READ_ONCE(cache->stopping), HZ))
 			cache_space_kick(cache);
 		atomic_dec(&cache->space_waiters);
+		if (cache_wb_stalled(cache) && READ_ONCE(cache->free_segs) <= reserve)
+			return 0;
 	}
 }
 

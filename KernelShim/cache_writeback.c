@@ -123,14 +123,71 @@ static bool cache_wb_wanted(struct pcache_cache *cache)
 			  msecs_to_jiffies(READ_ONCE(writeback_idle_ms)));
 }
 
+/*
+ * How long writeback may fail without progress before whoever waits on it
+ * gives up: writers and flushes waiting for cache space fail with EIO, a
+ * backing-stop returns EIO (the device keeps running). A disk that is
+ * merely slow never trips it: only failed attempts start the clock.
+ */
+static unsigned int stall_timeout_s = 30;
+module_param(stall_timeout_s, uint, 0644);
+MODULE_PARM_DESC(stall_timeout_s,
+		 "seconds writeback may fail without progress before writes waiting for cache space, flushes and backing-stop fail with EIO (default 30, min 1)");
+
+u32 cache_wb_stall_secs(void)
+{
+	return max(READ_ONCE(stall_timeout_s), 1U);
+}
+
+/* Writeback has been failing, with no batch reaching the disk, for stall_timeout_s. */
+bool cache_wb_stalled(struct pcache_cache *cache)
+{
+	return READ_ONCE(cache->wb_failing) &&
+	       time_after(jiffies, READ_ONCE(cache->wb_failing_since) +
+			  cache_wb_stall_secs() * HZ);
+}
+
+/*
+ * A batch failed: dirty_tail stays, the same batch is retried after a
+ * backoff (1 s doubling to 30 s; kicks before then do not retry early).
+ * One log line when writeback starts failing, then at most one a minute.
+ */
 static void cache_wb_error(struct pcache_cache *cache, const char *what, int err)
 {
+	unsigned long now = jiffies;
+
 	atomic64_inc(&cache->writeback_errors);
-	if (!cache->wb_err_logged)
-		pcache_err("%s: writeback: %s (%d); dirty data stays in the cache, retrying",
+	WRITE_ONCE(cache->wb_last_err, err);
+	if (!cache->wb_failing) {
+		WRITE_ONCE(cache->wb_failing_since, now);
+		WRITE_ONCE(cache->wb_failing, true);
+		cache->wb_backoff = PCACHE_WB_BACKOFF_MIN;
+		cache->wb_err_logged_at = now;
+		pcache_err("%s: writeback failing: %s (%d); dirty data stays in the cache, reads of it work, retrying with backoff",
 			   cache->name, what, err);
-	cache->wb_err_logged = true;
-	queue_delayed_work(cache->wq, &cache->wb_work, HZ);
+	} else {
+		cache->wb_backoff = min(cache->wb_backoff * 2, PCACHE_WB_BACKOFF_MAX);
+		if (time_after(now, cache->wb_err_logged_at + PCACHE_WB_ERR_RELOG)) {
+			cache->wb_err_logged_at = now;
+			pcache_err("%s: writeback still failing after %u s: %s (%d), %lld errors, %llu MiB dirty",
+				   cache->name, jiffies_to_msecs(now - cache->wb_failing_since) / 1000,
+				   what, err, atomic64_read(&cache->writeback_errors),
+				   DIV_ROUND_UP_ULL(atomic64_read(&cache->dirty_bytes), SZ_1M));
+		}
+	}
+	WRITE_ONCE(cache->wb_retry_at, now + cache->wb_backoff);
+	queue_delayed_work(cache->wq, &cache->wb_work, cache->wb_backoff);
+}
+
+/* A batch reached the disk (or there was nothing to write): progress. */
+static void cache_wb_ok(struct pcache_cache *cache)
+{
+	if (!cache->wb_failing)
+		return;
+	pcache_info("%s: writeback recovered after %u s of errors",
+		    cache->name, jiffies_to_msecs(jiffies - cache->wb_failing_since) / 1000);
+	WRITE_ONCE(cache->wb_failing, false);
+	cache->wb_backoff = 0;
 }
 
 /* A batch: its tree and the entries of wb_keys used so far. */
@@ -288,6 +345,7 @@ void cache_writeback_fn(struct work_struct *work)
 	struct cache_wb_batch b;
 	struct cache_wb_io io;
 	u64 keys, bytes, max_bytes;
+	unsigned long now, retry_at;
 	u32 nk, next, max_ksets;
 	bool blocked;
 	int ret;
@@ -295,6 +353,14 @@ void cache_writeback_fn(struct work_struct *work)
 	atomic_set(&io.pending, 1);
 	io.status = BLK_STS_OK;
 	init_completion(&io.done);
+
+	/* failing: kicks (waiters, kset flushes) do not retry before the backoff */
+	now = jiffies;
+	retry_at = READ_ONCE(cache->wb_retry_at);
+	if (READ_ONCE(cache->wb_failing) && time_before(now, retry_at)) {
+		queue_delayed_work(cache->wq, &cache->wb_work, retry_at - now);
+		return;
+	}
 
 	while (!READ_ONCE(cache->stopping)) {
 		spin_lock(&cache->log_lock);
@@ -375,9 +441,7 @@ void cache_writeback_fn(struct work_struct *work)
 			cache_wb_error(cache, "backing flush failed", ret);
 			break;
 		}
-		if (cache->wb_err_logged)
-			pcache_info("%s: writeback resumed", cache->name);
-		cache->wb_err_logged = false;
+		cache_wb_ok(cache);
 
 		spin_lock(&cache->pos_lock);
 		cache->dirty_tail = cur;

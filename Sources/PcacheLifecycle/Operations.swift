@@ -87,14 +87,15 @@ public struct Operations {
     }
 
     /// Stops a backing device, refusing while /dev/pcacheN is mounted, held or open (naming who).
-    public func stopBacking(_ name: String) throws -> BackingDevice {
+    /// With `force`, the kernel skips writeback: the dirty data stays in the cache for replay at the next start.
+    public func stopBacking(_ name: String, force: Bool = false) throws -> BackingDevice {
         let backing = try tree.findBacking(name)
         let users = DeviceUsers.of(blockName: "pcache\(backing.mappedID)", tree: tree)
         if !users.isEmpty {
             throw LifecycleError(.busy, "\(backing.deviceName) is in use: \(users.joined(separator: ", "))")
         }
         do {
-            try tree.stopBacking(BackingStopRequest(backing: backing.id), on: backing.cache)
+            try tree.stopBacking(BackingStopRequest(backing: backing.id, force: force), on: backing.cache)
         } catch var error as SysfsError where error.code == .busy {
             let users = DeviceUsers.of(blockName: "pcache\(backing.mappedID)", tree: tree)
             if !users.isEmpty { error.message += " (\(users.joined(separator: ", ")))" }

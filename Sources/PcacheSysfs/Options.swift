@@ -152,8 +152,13 @@ public struct BackingStartRequest: Sendable, Equatable {
 /// `adm` op=backing-stop.
 public struct BackingStopRequest: Sendable, Equatable {
     public var backing: BackingID
-    public init(backing: BackingID) { self.backing = backing }
-    public var optionString: String { "op=backing-stop,backing_id=\(backing.rawValue)" }
+    /// force=1: no writeback first; the dirty data stays in the cache for replay at the next start.
+    public var force: Bool
+    public init(backing: BackingID, force: Bool = false) {
+        self.backing = backing
+        self.force = force
+    }
+    public var optionString: String { "op=backing-stop,backing_id=\(backing.rawValue)" + (force ? ",force=1" : "") }
 }
 
 /// `adm` op=backing-forget: drops a record that is not started, with whatever its cache holds.

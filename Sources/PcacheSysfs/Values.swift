@@ -106,6 +106,14 @@ public struct BackingStats: Sendable, Equatable {
     public var writebackOffset: UInt64? { self["writeback_off"] }
     public var gcRuns: UInt64? { self["gc_runs"] }
     public var dataCRCErrors: UInt64? { self["data_crc_errors"] }
+    /// Writeback's last attempt failed and no batch reached the disk since (nil: the kernel does not say).
+    public var writebackFailing: Bool? { self["writeback_failing"].map { $0 != 0 } }
+    /// errno of writeback's last error (0: none yet).
+    public var writebackLastError: UInt64? { self["writeback_last_error"] }
+    /// Seconds writeback has been failing (0 when it is not).
+    public var writebackFailingSeconds: UInt64? { self["writeback_failing_s"] }
+    /// Requests failed with EIO because the cache was full and writeback could not free space.
+    public var writeErrors: UInt64? { self["write_errors"] }
 
     /// hits / (hits + misses), nil when nothing was read yet.
     public var hitRatio: Double? {

@@ -172,6 +172,10 @@ extension BackingDevice {
                 ("dirty_bytes", .optional(stats.dirtyBytes)), ("hits", .optional(stats.hits)),
                 ("misses", .optional(stats.misses)), ("hit_ratio", .optional(stats.hitRatio)),
                 ("writeback_seg", .optional(stats.writebackSegment)), ("writeback_off", .optional(stats.writebackOffset)),
+                ("writeback_state", stats.writebackFailing.map { .string($0 ? "failing" : "ok") } ?? .null),
+                ("writeback_last_error", .optional(stats.writebackLastError)),
+                ("writeback_failing_s", .optional(stats.writebackFailingSeconds)),
+                ("write_errors", .optional(stats.writeErrors)),
                 ("counters", .object(stats.counters.map { ($0.name, JSON.int($0.value)) })),
             ]
         }

@@ -11,6 +11,7 @@ import Testing
         #expect(RegisterRequest(path: try DevicePath("/dev/pmem0"), force: true).optionString == "path=/dev/pmem0,force=1")
         #expect(UnregisterRequest(cache: CacheID(3)).optionString == "cache_dev_id=3")
         #expect(BackingStopRequest(backing: BackingID(2)).optionString == "op=backing-stop,backing_id=2")
+        #expect(BackingStopRequest(backing: BackingID(2), force: true).optionString == "op=backing-stop,backing_id=2,force=1")
     }
 
     @Test("backing start includes only the options given, in ABI order")
@@ -143,6 +144,18 @@ import Testing
         #expect(stats.writebackOffset == 8192)
         #expect(stats["new_counter"] == 5)
         #expect(stats.counters.map(\.name).last == "new_counter")
+    }
+
+    @Test("the writeback failure state is read from numeric stats")
+    func writebackFailureStats() throws {
+        let failing = try BackingStats(parsing: "writeback_errors 7\nwriteback_failing 1\nwriteback_last_error 5\nwriteback_failing_s 42\nwrite_errors 3\n")
+        #expect(failing.writebackFailing == true)
+        #expect(failing.writebackLastError == 5)
+        #expect(failing.writebackFailingSeconds == 42)
+        #expect(failing.writeErrors == 3)
+        let ok = try BackingStats(parsing: "writeback_failing 0\nwriteback_last_error 0\n")
+        #expect(ok.writebackFailing == false)
+        #expect(try BackingStats(parsing: "hits 1\n").writebackFailing == nil)
     }
 
     @Test("empty stats are valid and have no hit ratio")

@@ -13,10 +13,19 @@
 #   - bursts of errors (flakey) during a write workload: nothing acknowledged
 #     is lost once the disk heals;
 #   - backing-stop while the disk fails returns within a bound (it may fail),
-#     and the dirty data is still there after the disk heals.
+#     and the dirty data is still there after the disk heals;
+#   - with the disk failing and the cache full of dirty data, a writer gets
+#     EIO within the stall bound (stall_timeout_s, set to $STALL s here)
+#     instead of sleeping in queue_rq forever, reads of cached data still
+#     work, a flush ends, stats show the failing writeback, and the kernel
+#     log has one line for it, not one per retry (which back off);
+#   - backing-stop against a dead disk: a signal ends it at once, without a
+#     signal it gives up with EIO after the bound, and either way
+#     /dev/pcache0 keeps running; an unregister behind it returns too;
+#     force=1 stops at once and the next start replays the dirty data.
 # Under `make soak` (pcache_soak=N) the flakey phase runs N times longer.
 
-TIMEOUT=560
+TIMEOUT=840
 
 . "$REPO/Tests/reliability/common.bash"
 
@@ -24,6 +33,9 @@ DM=pcache-f062
 DMDEV=/dev/mapper/$DM
 ADM=$CD0/adm
 SECTORS=
+# stall_timeout_s for this suite (a module parameter; the old module has none)
+STALL=6
+PARAMS=/sys/module/pcache/parameters
 
 requires() {
 	[[ -r "$PCACHE_KO" ]] || { echo "module not built: $PCACHE_KO"; return 1; }
@@ -72,6 +84,7 @@ start_backing() {
 
 setup() {
 	load_module
+	[[ -w $PARAMS/stall_timeout_s ]] && echo $STALL >$PARAMS/stall_timeout_s
 	fresh_format
 	expect_write_ok $BUS/cache_dev_register "path=$PMEM"
 	dmsetup create --noudevsync $DM --table "$(table linear)" || fail "dmsetup create failed"
@@ -206,4 +219,195 @@ test_restart_while_failing_keeps_data() {
 	read_back /dev/pcache0 300 /tmp/f062.a || fail "dirty data lost across stop/unregister with a failing disk"
 	wait_clean 120 || fail "writeback did not finish after healing"
 	read_back $DMDEV 300 /tmp/f062.a || fail "the disk does not hold the data after healing"
+}
+
+# bg_wait PID SECS: wait up to SECS for PID to exit; 0 if it did.
+bg_wait() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Fill the cache with dirty data while the disk fails: the writer must get
+# EIO within the bound, not sleep in queue_rq until the disk comes back.
+test_full_cache_write_fails_in_bound() {
+	local seq t0 secs rc pid limit=$((STALL + 40)) f e n
+	seq=$(rel_kmsg_seq)
+	echo 600000 >$PARAMS/writeback_idle_ms	# only space pressure starts writeback
+	dm_switch error
+	dd if=/tmp/f062.a of=/dev/pcache0 bs=1M seek=0 conv=nocreat,notrunc oflag=direct status=none ||
+		fail "a write the cache can absorb failed"
+	t0=$(date +%s)
+	rm -f /tmp/f062.rc
+	(
+		dd if=/dev/zero of=/dev/pcache0 bs=1M seek=512 count=256 oflag=direct status=none 2>/tmp/f062.err
+		echo $? >/tmp/f062.rc
+	) &
+	pid=$!
+	if ! bg_wait $pid $limit; then
+		echo "writer still blocked after ${limit}s"
+		echo "stats: $(tr '\n' ' ' <$CD0/backing_dev0/stats)"
+		dm_switch linear	# let it finish, or nothing below can clean up
+		bg_wait $pid 300
+		echo 1000 >$PARAMS/writeback_idle_ms
+		fail "a writer to a full cache over a failing disk hung for more than ${limit}s (stall bound ${STALL}s)"
+	fi
+	secs=$(($(date +%s) - t0))
+	rc=$(cat /tmp/f062.rc)
+	echo "writer ended after ${secs}s, rc $rc: $(cat /tmp/f062.err)"
+	[[ $rc != 0 ]] || fail "256 MiB into a 128 MiB cache over a dead disk succeeded?"
+	grep -qi 'input/output error' /tmp/f062.err || fail "the writer failed without EIO: $(cat /tmp/f062.err)"
+	f=$(stat_of writeback_failing)
+	e=$(stat_of writeback_last_error)
+	n=$(stat_of write_errors)
+	echo "stats: writeback_failing=$f writeback_last_error=$e writeback_failing_s=$(stat_of writeback_failing_s) write_errors=$n writeback_errors=$(stat_of writeback_errors)"
+	[[ $f == 1 ]] || fail "stats writeback_failing is '$f' with a dead disk (want 1)"
+	[[ $e == 5 ]] || fail "stats writeback_last_error is '$e' (want 5, EIO)"
+	((n > 0)) || fail "stats write_errors is '$n' after a write failed"
+	# Cached data still reads back; a flush ends (either way) within the bound.
+	read_back /dev/pcache0 0 /tmp/f062.a || fail "cached data does not read back while the disk fails"
+	t0=$(date +%s)
+	timeout -k 5 $limit blockdev --flushbufs /dev/pcache0
+	rc=$?
+	echo "flush: rc $rc after $(($(date +%s) - t0))s"
+	((rc != 124 && rc != 137)) || fail "a flush of a full cache over a dead disk did not end in ${limit}s"
+	# One log line for the failing writeback, not one per retry.
+	n=$(rel_kmsg_problems "$seq" | grep -cE 'writeback(:| failing| still failing)')
+	echo "kernel log lines about writeback: $n"
+	rel_kmsg_problems "$seq" | head -n 8
+	((n <= 2)) || fail "$n kernel log lines about the failing writeback in ${secs}s (want one, rate-limited)"
+	echo 1000 >$PARAMS/writeback_idle_ms
+	dm_switch linear
+	wait_clean 240 || fail "writeback did not finish after the disk healed"
+	[[ $(stat_of writeback_failing) == 0 ]] || fail "writeback_failing still $(stat_of writeback_failing) after recovery"
+	kmsg_after_seq "$seq" | grep -q 'writeback recovered' || fail "no log line saying writeback recovered"
+	read_back $DMDEV 0 /tmp/f062.a || fail "after healing, the disk does not hold the acknowledged data"
+}
+
+# A failing writeback retries with backoff, not every second.
+test_writeback_backs_off() {
+	local e0 e1 secs=12
+	dm_switch error
+	dd if=/tmp/f062.a of=/dev/pcache0 bs=1M seek=32 conv=nocreat,notrunc oflag=direct status=none ||
+		fail "write failed"
+	sleep 4	# idle writeback (writeback_idle_ms 1000) starts failing
+	e0=$(stat_of writeback_errors)
+	sleep $secs
+	e1=$(stat_of writeback_errors)
+	echo "writeback_errors $e0 -> $e1 in ${secs}s"
+	dm_switch linear
+	wait_clean 120 || fail "writeback did not finish after the disk healed"
+	((e1 - e0 <= 4)) || fail "writeback retried $((e1 - e0)) times in ${secs}s (no backoff)"
+}
+
+# pcachectl status names a failing writeback (text and --json).
+test_status_shows_failing_writeback() {
+	local out json i
+	dm_switch error
+	dd if=/tmp/f062.a of=/dev/pcache0 bs=1M seek=40 conv=nocreat,notrunc oflag=direct status=none ||
+		fail "write failed"
+	for ((i = 0; i < 40; i++)); do
+		[[ $(stat_of writeback_failing) == 1 ]] && break
+		sleep 0.5
+	done
+	sleep 1
+	out=$("$PCACHECTL" status 2>&1)
+	json=$("$PCACHECTL" status --json 2>&1)
+	echo "$out"
+	echo "$json" | grep -E '"writeback_(state|last_error|failing_s)"|"write_errors"'
+	dm_switch linear
+	wait_clean 120 || fail "writeback did not finish after the disk healed"
+	grep -q 'WRITEBACK FAILING' <<<"$out" || fail "pcachectl status does not show the failing writeback"
+	grep -q 'errno 5' <<<"$out" || fail "pcachectl status does not name the error (EIO, errno 5)"
+	grep -Eq '"writeback_state" *: *"failing"' <<<"$json" || fail "pcachectl status --json has no writeback_state \"failing\""
+	out=$("$PCACHECTL" status 2>&1)
+	! grep -q 'WRITEBACK FAILING' <<<"$out" || fail "pcachectl status still shows a failing writeback after recovery"
+}
+
+# backing-stop against a dead disk: interruptible, bounded, device kept.
+test_stop_dead_disk_interruptible_bounded() {
+	local t0 secs r
+	dm_switch error
+	dd if=/tmp/f062.b of=/dev/pcache0 bs=1M seek=200 conv=nocreat,notrunc oflag=direct status=none ||
+		fail "write failed"
+	t0=$(date +%s)
+	timeout -s INT -k 60 3 pcache-rawwrite $ADM "op=backing-stop,backing_id=0"
+	secs=$(($(date +%s) - t0))
+	echo "backing-stop interrupted by SIGINT after 3 s: returned after ${secs}s"
+	[[ -b /dev/pcache0 ]] || fail "the interrupted stop tore /dev/pcache0 down"
+	((secs <= 8)) || fail "SIGINT did not end backing-stop (it returned after ${secs}s)"
+	read_back /dev/pcache0 200 /tmp/f062.b || fail "the data does not read back after the interrupted stop"
+
+	t0=$(date +%s)
+	r=$(rel_write $ADM "op=backing-stop,backing_id=0" 120)
+	secs=$(($(date +%s) - t0))
+	echo "backing-stop with a dead disk: $r after ${secs}s (bound ${STALL}s)"
+	[[ $r == EIO ]] || fail "backing-stop with a dead disk returned $r (want EIO, device kept)"
+	((secs <= STALL + 10)) || fail "backing-stop took ${secs}s, bound ${STALL}s"
+	[[ -b /dev/pcache0 ]] || fail "the failed stop tore /dev/pcache0 down"
+	read_back /dev/pcache0 200 /tmp/f062.b || fail "the data does not read back after the failed stop"
+	dd if=/tmp/f062.a of=/dev/pcache0 bs=1M seek=220 conv=nocreat,notrunc oflag=direct status=none ||
+		fail "/dev/pcache0 does not take writes after the failed stop"
+	dm_switch linear
+	wait_clean 120 || fail "writeback did not finish after healing"
+	read_back $DMDEV 200 /tmp/f062.b || fail "the disk does not hold the data after healing"
+	read_back $DMDEV 220 /tmp/f062.a || fail "the disk does not hold the later write after healing"
+}
+
+# An unregister behind a backing-stop that waits on a dead disk returns.
+test_unregister_behind_stuck_stop() {
+	local pid t0 secs r
+	dm_switch error
+	dd if=/tmp/f062.b of=/dev/pcache0 bs=1M seek=240 conv=nocreat,notrunc oflag=direct status=none ||
+		fail "write failed"
+	rel_write $ADM "op=backing-stop,backing_id=0" 120 >/tmp/f062.stop &
+	pid=$!
+	sleep 1
+	t0=$(date +%s)
+	timeout -s INT -k 60 2 pcache-rawwrite $BUS/cache_dev_unregister cache_dev_id=0
+	secs=$(($(date +%s) - t0))
+	echo "unregister behind the stop, SIGINT after 2 s: returned after ${secs}s"
+	((secs <= 7)) || fail "unregister behind a stuck stop ignored SIGINT (${secs}s)"
+	t0=$(date +%s)
+	r=$(rel_write $BUS/cache_dev_unregister cache_dev_id=0 120)
+	secs=$(($(date +%s) - t0))
+	wait $pid
+	echo "unregister behind the stop: $r after ${secs}s; the stop: $(cat /tmp/f062.stop)"
+	[[ $r == EBUSY ]] || fail "unregister behind a stuck stop returned $r (want EBUSY: the device keeps running)"
+	((secs <= STALL + 10)) || fail "unregister waited ${secs}s behind the stop (bound ${STALL}s)"
+	[[ -b /dev/pcache0 ]] || fail "/dev/pcache0 is gone"
+	dm_switch linear
+	wait_clean 120 || fail "writeback did not finish after healing"
+	read_back $DMDEV 240 /tmp/f062.b || fail "the disk does not hold the data after healing"
+}
+
+# force=1 stops at once with a dead disk; the next start replays the data.
+test_force_stop_keeps_dirty_data() {
+	local t0 secs r d
+	dm_switch error
+	dd if=/tmp/f062.c of=/dev/pcache0 bs=1M seek=260 conv=nocreat,notrunc oflag=direct status=none ||
+		fail "write failed"
+	dd if=/tmp/f062.b of=/dev/pcache0 bs=1M seek=280 conv=nocreat,notrunc oflag=direct,sync status=none ||
+		fail "write failed"
+	sleep 2	# writeback is failing
+	t0=$(date +%s)
+	r=$(rel_write $ADM "op=backing-stop,backing_id=0,force=1" 120)
+	secs=$(($(date +%s) - t0))
+	echo "backing-stop force=1 with a dead disk: $r after ${secs}s"
+	[[ $r == OK ]] || fail "backing-stop force=1 returned $r"
+	((secs <= 10)) || fail "backing-stop force=1 took ${secs}s with a dead disk"
+	for _ in $(seq 50); do [[ -b /dev/pcache0 ]] || break; sleep 0.1; done
+	[[ ! -b /dev/pcache0 ]] || fail "/dev/pcache0 still exists after the forced stop"
+	dm_switch linear
+	start_backing
+	d=$(stat_of dirty_bytes)
+	echo "after the restart: dirty_bytes $d"
+	read_back /dev/pcache0 260 /tmp/f062.c || fail "dirty data lost across a forced stop (extent 260)"
+	read_back /dev/pcache0 280 /tmp/f062.b || fail "dirty data lost across a forced stop (extent 280)"
+	wait_clean 120 || fail "writeback did not finish after the restart"
+	read_back $DMDEV 260 /tmp/f062.c || fail "the disk does not hold the replayed data (260)"
+	read_back $DMDEV 280 /tmp/f062.b || fail "the disk does not hold the replayed data (280)"
 }

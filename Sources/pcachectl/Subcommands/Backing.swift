@@ -88,18 +88,28 @@ extension PcacheCtl.Backing {
             discussion: """
                 Refuses while /dev/pcacheN is mounted, held by another device or open by a process, naming who.
 
+                A stop first writes every dirty block back to the disk while /dev/pcacheN still exists (closed \
+                to new opens). If the disk fails and writeback makes no progress for stall_timeout_s (30 s by \
+                default), or the stop is interrupted (Ctrl-C), it fails and /dev/pcacheN keeps running with its \
+                data. --force skips the writeback: the dirty data stays in the cache and is replayed when the \
+                disk is started again; it returns promptly even when the disk is dead.
+
                 EXAMPLES:
                   pcachectl backing stop /dev/pcache0
                   pcachectl backing stop cache_dev0/backing_dev0
                   pcachectl backing stop /dev/vda
+                  pcachectl backing stop --force /dev/pcache0
                 """)
 
         @Argument(help: "/dev/pcacheN, pcacheN, cache_devN/backing_devM or the backing disk's path.") var backing: String
+        @Flag(help: "Do not write dirty data back first: it stays in the cache, for replay at the next start.")
+        var force = false
 
         func run() throws {
             try runControl("backing stop") {
-                let stopped = try Operations(tree: controlTree).stopBacking(backing)
-                print("stopped \(stopped.deviceName) (\(stopped.path) on \(stopped.cache)/\(stopped.id))")
+                let stopped = try Operations(tree: controlTree).stopBacking(backing, force: force)
+                print("stopped \(stopped.deviceName) (\(stopped.path) on \(stopped.cache)/\(stopped.id))"
+                      + (force ? "; dirty data stays in the cache for replay at the next start" : ""))
             }
         }
     }

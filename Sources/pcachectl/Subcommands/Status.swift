@@ -78,6 +78,15 @@ extension PcacheCtl {
                     if let seg = b.stats.writebackSegment, let off = b.stats.writebackOffset {
                         print("    writeback  segment \(seg) offset \(off)")
                     }
+                    if b.stats.writebackFailing == true {
+                        let err = b.stats.writebackLastError.map { " (last error \(errnoName($0)))" } ?? ""
+                        let secs = b.stats.writebackFailingSeconds.map { " for \($0) s" } ?? ""
+                        print("    WRITEBACK FAILING\(secs)\(err): dirty data stays in the cache; "
+                              + "writes that need space fail after stall_timeout_s")
+                    }
+                    if let n = b.stats.writeErrors, n > 0 {
+                        print("    write errors \(n) (requests failed: cache full while writeback failed)")
+                    }
                     let shown: [String] = ["hits", "misses", "dirty_bytes", "writeback_seg", "writeback_off"]
                     let rest = b.stats.counters.filter { !shown.contains($0.name) }
                     if !rest.isEmpty { print("    counters   " + rest.map { "\($0.name)=\($0.value)" }.joined(separator: " ")) }
@@ -86,4 +95,10 @@ extension PcacheCtl {
             }
         }
     }
+}
+
+/// "Input/output error, errno 5" for a positive errno from the kernel's stats.
+private func errnoName(_ value: UInt64) -> String {
+    guard value > 0, value < 4096 else { return "errno \(value)" }
+    return "\(String(cString: strerror(Int32(value)))), errno \(value)"
 }
