@@ -47,20 +47,27 @@
  *    for CPU and disk. Writeback folds up to 16 ksets into one batch and
  *    skips only keys overwritten inside it; every other dirty key is
  *    written, batch after batch in log order.
- *  - Replay refuses the start (EUCLEAN, one log line) when a damaged kset
- *    has a valid kset right behind it, the log ends at damage before
+ *  - Replay refuses the start (EUCLEAN, one log line) when the log ends
+ *    (zero, damaged or foreign header) with a valid kset of the same
+ *    generation further on in that key segment, the log ends at damage before
  *    dirty_tail, a sealed kset has unknown flags or a LAST link to an
  *    invalid segment, or a valid kset holds a key that is out of range,
  *    claims a future generation or points into the key log: the original
  *    ends the log at the damage and silently drops what follows. A
  *    damaged kset with nothing valid behind it (a torn last write) ends
- *    the log with a warning naming its position.
+ *    the log with a warning naming its position. Ksets carry the low 32
+ *    bits of their key segment's generation (format 2) so that leftovers
+ *    of an earlier use of a segment are told apart from this log.
+ *  - Segments left free by replay get a new generation (see
+ *    cache_seg_gen_bump()); a new cache starts at random generations.
  */
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <linux/bitmap.h>
 #include <linux/sched.h>
 #include <linux/jiffies.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
 
 #include "cache_internal.h"
 
@@ -168,47 +175,51 @@ static void cache_replay_key(struct pcache_cache *cache, struct pcache_key *key,
 }
 
 /*
- * cache_replay_damaged - the log ends at a kset that is neither the zero
- * header written ahead of every kset nor valid. A torn last write looks
- * like that and is expected after a power cut; damage in the middle of the
- * log does too, but then the kset after it is valid: every kset is written
- * after the zero header that follows it, so a valid kset right behind the
- * bad one proves the bad one was once complete. Refuse the start in that
- * case: replaying only up to the damage would silently drop the dirty
- * data of every later kset. Always say where the log ended and why.
+ * cache_replay_end - the log ends at @pos: at the zero header written ahead
+ * of every kset (@why -ENOENT), at a kset that is not valid (-EBADMSG) or
+ * at one left by an earlier use of the segment (-ESTALE, foreign
+ * gen_stamp). A torn last write looks like the second, and the rest of the
+ * segment then holds nothing of this log: every kset is written after the
+ * zero header that follows it, and a reused segment has a new generation.
+ * A valid kset of this generation anywhere behind @pos in the segment
+ * (cache_kset_find_after()) therefore proves that the log is damaged in
+ * the middle, whatever @pos holds: refuse the start, replaying only up to
+ * the damage would silently drop the dirty data of every later kset.
+ * Otherwise say where and why the log ended, if not at a zero header.
  * Return: 0 (the log ends here) or -EUCLEAN (start refused).
  */
-static int cache_replay_damaged(struct pcache_cache *cache, const struct cache_pos *pos,
-				const struct pcache_kset_onmedia *hdr)
+static int cache_replay_end(struct pcache_cache *cache, const struct cache_pos *pos, int why_ret,
+			    const struct pcache_kset_onmedia *hdr, u64 *scan_ns)
 {
 	u32 nr = le16_to_cpu(hdr->key_num);
 	bool last = le16_to_cpu(hdr->flags) & PCACHE_KSET_F_LAST;
-	bool nr_ok = nr && nr <= PCACHE_KSET_KEYS_MAX;
-	struct cache_pos next = *pos;
+	struct cache_pos found;
 	const char *why;
+	u64 t0;
+	int ret;
 
-	if (le64_to_cpu(hdr->magic) != PCACHE_KSET_MAGIC)
+	if (why_ret == -ENOENT)
+		why = "zero header";
+	else if (why_ret == -ESTALE)
+		why = "a kset of an earlier use of the segment";
+	else if (le64_to_cpu(hdr->magic) != PCACHE_KSET_MAGIC)
 		why = "bad magic";
-	else if (!last && !nr_ok)
+	else if (!last && (!nr || nr > PCACHE_KSET_KEYS_MAX))
 		why = "key count out of range";
 	else
 		why = "crc mismatch or past the segment end";
 
-	/*
-	 * The probe also runs for a bad magic: the header words were zero
-	 * (terminator) before the kset was written over them, so a non-zero
-	 * key_num is the kset's own and its end is the terminator's place.
-	 */
-	if (!last && nr_ok) {
-		next.off += PCACHE_KSET_HDR_SIZE + nr * PCACHE_KEY_SIZE;
-		if (!cache_kset_read(cache, &next, cache->wb_kset_buf)) {
-			pcache_err("%s: replay: kset at %u:%u is damaged (%s) but a valid kset follows at %u:%u; refusing to start, replaying up to the damage would drop dirty data (run pcachectl check)",
-				   cache->name, pos->seg, pos->off, why, next.seg, next.off);
-			return -EUCLEAN;
-		}
+	t0 = ktime_get_ns();
+	ret = cache_kset_find_after(cache, pos, cache->wb_kset_buf, &found);
+	*scan_ns = ktime_get_ns() - t0;
+	if (!ret) {
+		pcache_err("%s: replay: the key log ends at %u:%u (%s) but a valid kset of this log follows at %u:%u; refusing to start, replaying up to the damage would drop dirty data (run pcachectl check)",
+			   cache->name, pos->seg, pos->off, why, found.seg, found.off);
+		return -EUCLEAN;
 	}
-	pcache_warn("%s: replay: key log ends at a damaged kset at %u:%u (%s): a torn last write, or keys after it are lost",
-		    cache->name, pos->seg, pos->off, why);
+	if (why_ret != -ENOENT)
+		pcache_warn("%s: replay: key log ends at a damaged kset at %u:%u (%s): a torn last write, or keys after it are lost",
+			    cache->name, pos->seg, pos->off, why);
 	return 0;
 }
 
@@ -226,8 +237,9 @@ static int cache_replay_damaged(struct pcache_cache *cache, const struct cache_p
  * smaller sectors) could only become misaligned backing I/O: the start is
  * refused and the data stays in pmem.
  * Return: 0, or -EINVAL for keys misaligned to the backing disk, -EIO on a
- * media error, -EUCLEAN when a damaged kset sits in
- * the middle of the log (see cache_replay_damaged()), the log ends at damage
+ * media error, -EUCLEAN when the log ends (zero, damaged or foreign header)
+ * before a valid kset of the same generation in the same segment (see
+ * cache_replay_end()), the log ends at damage
  * before dirty_tail, a LAST kset links to an invalid segment, a kset has
  * unknown flags or a key is corrupt.
  */
@@ -238,7 +250,7 @@ int cache_replay(struct pcache_cache *cache)
 	struct pcache_key_onmedia *k = buf + PCACHE_KSET_HDR_SIZE;
 	struct cache_pos pos = cache->key_tail, bad_pos = { };
 	u64 nksets = 0, nkeys = 0, nstale = 0, nbad = 0, ncorrupt = 0;
-	u64 log_dirty_keys = 0, log_dirty_bytes = 0;
+	u64 log_dirty_keys = 0, log_dirty_bytes = 0, scan_ns = 0;
 	u32 lbs = bdev_logical_block_size(cache->backing_dev->bdev);
 	u64 nmisaligned = 0, misaligned_off = 0;
 	bool past_dirty = false, ends_damaged = false;
@@ -268,11 +280,11 @@ int cache_replay(struct pcache_cache *cache)
 				   cache->name, pos.seg, pos.off, le16_to_cpu(hdr->flags));
 			return -EUCLEAN;
 		}
-		if (ret == -EBADMSG) {
-			ret = cache_replay_damaged(cache, &pos, hdr);
+		if (ret == -ENOENT || ret == -EBADMSG || ret == -ESTALE) {
+			ends_damaged = ret != -ENOENT;
+			ret = cache_replay_end(cache, &pos, ret, hdr, &scan_ns);
 			if (ret)
 				return ret;
-			ends_damaged = true;
 			break;
 		}
 		if (ret)
@@ -373,9 +385,13 @@ int cache_replay(struct pcache_cache *cache)
 		atomic64_set(&cache->dirty_keys, log_dirty_keys);
 		atomic64_set(&cache->dirty_bytes, log_dirty_bytes);
 	}
-	pcache_info("%s: replayed %llu ksets, %llu keys (%llu stale, %llu bad), %lld dirty bytes, log end %u:%u",
+	/* see cache_seg_gen_bump(): ksets of an earlier use never match later */
+	for (i = 0; i < cache->n_segs; i++)
+		if (cache->segs[i].state == CACHE_SEG_FREE)
+			cache_seg_gen_bump(cache, i);
+	pcache_info("%s: replayed %llu ksets, %llu keys (%llu stale, %llu bad), %lld dirty bytes, log end %u:%u (rest of the segment scanned in %llu us)",
 		    cache->name, nksets, nkeys, nstale, nbad,
-		    atomic64_read(&cache->dirty_bytes), pos.seg, pos.off);
+		    atomic64_read(&cache->dirty_bytes), pos.seg, pos.off, div_u64(scan_ns, 1000));
 	return 0;
 }
 

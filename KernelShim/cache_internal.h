@@ -240,6 +240,7 @@ static inline bool cache_space_pressure(struct pcache_cache *cache, u32 pct)
 
 /* cache_segment.c */
 int cache_seg_gen_init(struct pcache_cache *cache, u32 seg);
+void cache_seg_gen_bump(struct pcache_cache *cache, u32 seg);
 int cache_seg_gen_load(struct pcache_cache *cache, u32 seg);
 int cache_seg_alloc(struct pcache_cache *cache, enum cache_seg_state state, u32 reserve);
 void cache_seg_get(struct pcache_cache *cache, u32 seg, u32 n);
@@ -274,6 +275,8 @@ int cache_kset_persist(struct cache_kset *kset);
 int cache_ksets_persist_all(struct pcache_cache *cache);
 void cache_kset_flush_fn(struct work_struct *work);
 int cache_kset_read(struct pcache_cache *cache, const struct cache_pos *pos, void *buf);
+int cache_kset_find_after(struct pcache_cache *cache, const struct cache_pos *from, void *buf,
+			  struct cache_pos *found);
 bool cache_key_decode(struct pcache_cache *cache, const struct pcache_key_onmedia *k,
 		      struct pcache_key *key);
 void cache_log_init(struct pcache_cache *cache);

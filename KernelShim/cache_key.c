@@ -13,16 +13,27 @@
  *
  * Each kset is written after a zero header that will follow it, with a
  * barrier in between, so a torn or missing kset always ends replay at a
- * header that fails magic or CRC.
+ * header that fails magic or CRC. Every kset (LAST too) carries the low 32
+ * bits of its key segment's generation (gen_stamp): the generation changes
+ * each time the segment is reclaimed and starts at a random value in a new
+ * cache, so ksets left behind the log end by an earlier use of the segment
+ * (or by an earlier owner) never pass for part of this log.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/sched.h>
 #include <linux/moduleparam.h>
+#include <linux/mempool.h>
 
 #include "cache_internal.h"
 
 static const struct pcache_kset_onmedia cache_zero_kset;
+
+/* What every kset in key segment @seg carries: the low 32 bits of its generation. */
+static __le32 cache_kset_stamp(struct pcache_cache *cache, u32 seg)
+{
+	return cpu_to_le32(lower_32_bits(READ_ONCE(cache->segs[seg].gen)));
+}
 
 /*
  * Testing aid: chain a new key segment once this many bytes of a key
@@ -284,6 +295,7 @@ static int cache_log_reserve(struct pcache_cache *cache, u32 size)
 	last.magic = cpu_to_le64(PCACHE_KSET_MAGIC);
 	last.flags = cpu_to_le16(PCACHE_KSET_F_LAST);
 	last.next_cache_seg = cpu_to_le32(seg);
+	last.gen_stamp = cache_kset_stamp(cache, head->seg);
 	last.crc = cpu_to_le32(pcache_crc((void *)&last + 4, sizeof(last) - 4));
 	memcpy_flushcache(cache_data_addr(cache, head->seg, head->off), &last, sizeof(last));
 	pmem_wmb();
@@ -310,7 +322,8 @@ static int cache_kset_persist_locked(struct cache_kset *kset)
 	hdr->flags = 0;
 	hdr->magic = cpu_to_le64(PCACHE_KSET_MAGIC);
 	hdr->next_cache_seg = 0;
-	hdr->reserved = 0;
+	/* sealed for the current key segment; resealed below if the log moves on */
+	hdr->gen_stamp = cache_kset_stamp(cache, READ_ONCE(cache->key_head.seg));
 	hdr->crc = cpu_to_le32(pcache_crc((void *)hdr + 4, size - 4));
 
 	spin_lock(&cache->log_lock);
@@ -321,6 +334,10 @@ static int cache_kset_persist_locked(struct cache_kset *kset)
 			pcache_warn("%s: key log full, ksets wait for GC", cache->name);
 		cache->log_err_logged = true;
 		return ret;
+	}
+	if (hdr->gen_stamp != cache_kset_stamp(cache, cache->key_head.seg)) {
+		hdr->gen_stamp = cache_kset_stamp(cache, cache->key_head.seg);
+		hdr->crc = cpu_to_le32(pcache_crc((void *)hdr + 4, size - 4));
 	}
 	dst = cache_data_addr(cache, cache->key_head.seg, cache->key_head.off);
 	memcpy_flushcache(dst + size, &cache_zero_kset, PCACHE_KSET_HDR_SIZE);
@@ -444,9 +461,10 @@ static int cache_kset_flags_known(const struct pcache_kset_onmedia *hdr)
  * the keys themselves by cache_key_decode().
  * Return: 0; -ENOENT at the end of the log (the all-zero header written
  * ahead of every kset); -EBADMSG for a torn or corrupt kset (anything else
- * that fails magic, key_num or CRC); -EOPNOTSUPP for a sealed kset with
- * flags this module does not know; -EIO on a media error; -ERANGE for a
- * bad @pos.
+ * that fails magic, key_num or CRC); -ESTALE for a sealed kset whose
+ * gen_stamp is not its segment's generation (left by an earlier use of the
+ * segment); -EOPNOTSUPP for a sealed kset of this generation with flags
+ * this module does not know; -EIO on a media error; -ERANGE for a bad @pos.
  */
 int cache_kset_read(struct pcache_cache *cache, const struct cache_pos *pos, void *buf)
 {
@@ -466,6 +484,8 @@ int cache_kset_read(struct pcache_cache *cache, const struct cache_pos *pos, voi
 		if (hdr->key_num ||
 		    le32_to_cpu(hdr->crc) != pcache_crc(buf + 4, PCACHE_KSET_HDR_SIZE - 4))
 			return -EBADMSG;
+		if (hdr->gen_stamp != cache_kset_stamp(cache, pos->seg))
+			return -ESTALE;
 		return cache_kset_flags_known(hdr);
 	}
 	nr = le16_to_cpu(hdr->key_num);
@@ -479,7 +499,69 @@ int cache_kset_read(struct pcache_cache *cache, const struct cache_pos *pos, voi
 		return -EIO;
 	if (le32_to_cpu(hdr->crc) != pcache_crc(buf + 4, size - 4))
 		return -EBADMSG;
+	if (hdr->gen_stamp != cache_kset_stamp(cache, pos->seg))
+		return -ESTALE;
 	return cache_kset_flags_known(hdr);
+}
+
+/*
+ * cache_kset_find_after - look for a kset of this log behind its end.
+ * @from: where the log ended (a zero, damaged or foreign header).
+ * @buf:  PCACHE_KSET_SIZE_MAX bytes for the candidate kset.
+ * @found: receives the position of the first one.
+ *
+ * Scans the data area of key segment @from->seg after @from->off, in page
+ * sized machine-check-safe copies, for the kset magic at 8-byte aligned
+ * positions; each candidate must pass cache_kset_read() with a matching
+ * gen_stamp (unknown flags included: it is sealed). The log never leaves
+ * such a kset behind its end (each kset is written after the zero header
+ * that follows it, and the generation changes whenever the segment is
+ * reused), so finding one means the log is damaged in the middle.
+ * A chunk that cannot be read is skipped with a warning.
+ * Return: 0 with *@found set, or -ENOENT when nothing of this log follows.
+ */
+int cache_kset_find_after(struct pcache_cache *cache, const struct cache_pos *from, void *buf,
+			  struct cache_pos *found)
+{
+	struct page *page = mempool_alloc(cache->page_pool, GFP_KERNEL);
+	const __le64 *w = page_address(page);
+	const __le64 magic = cpu_to_le64(PCACHE_KSET_MAGIC);
+	const u32 magic_off = offsetof(struct pcache_kset_onmedia, magic);
+	/* the magic of the first candidate, one header slot after @from */
+	u32 off = from->off + 8 + magic_off, n, i;
+	struct cache_pos cand = { .seg = from->seg };
+	bool warned = false;
+	int ret = -ENOENT, r;
+
+	BUILD_BUG_ON(PCACHE_KSET_HDR_SIZE % 8 || PCACHE_KEY_SIZE % 8 || PCACHE_SEG_DATA_SIZE % 8);
+	/* candidates too close to the end are refused by cache_kset_read() */
+	while (off < PCACHE_SEG_DATA_SIZE) {
+		n = min_t(u32, PAGE_SIZE, PCACHE_SEG_DATA_SIZE - off);
+		if (copy_mc_to_kernel(page_address(page), cache_data_addr(cache, from->seg, off), n)) {
+			if (!warned)
+				pcache_warn("%s: replay: media error in key segment %u at offset %u behind the log end, skipped",
+					    cache->name, from->seg, off);
+			warned = true;
+			off += n;
+			continue;
+		}
+		for (i = 0; i < n / 8; i++) {
+			if (w[i] != magic)
+				continue;
+			cand.off = off + i * 8 - magic_off;
+			r = cache_kset_read(cache, &cand, buf);
+			if (r == 0 || r == -EOPNOTSUPP) {
+				*found = cand;
+				ret = 0;
+				goto out;
+			}
+		}
+		off += n;
+		cond_resched();
+	}
+out:
+	mempool_free(page, cache->page_pool);
+	return ret;
 }
 
 /*

@@ -6,6 +6,7 @@
 #include <linux/highmem.h>
 #include <linux/uaccess.h>
 #include <linux/string.h>
+#include <linux/random.h>
 
 #include "cache_internal.h"
 
@@ -27,9 +28,11 @@ static void cache_seg_gen_write(struct pcache_cache *cache, u32 seg, u64 gen)
 }
 
 /*
- * cache_seg_gen_init - give a segment of a new cache generation 0.
+ * cache_seg_gen_init - give a segment of a new cache a random generation.
  * Both copies are cleared first so that nothing from an earlier owner of
- * the segment can look newer than the record written here.
+ * the segment can look newer than the record written here. Random, not 0:
+ * ksets an earlier owner left in the segment carry the low 32 bits of its
+ * generation (gen_stamp) and must not match ours.
  */
 int cache_seg_gen_init(struct pcache_cache *cache, u32 seg)
 {
@@ -41,9 +44,25 @@ int cache_seg_gen_init(struct pcache_cache *cache, u32 seg)
 	pmem_wmb();
 	s->gen_slot = 1;
 	s->gen_seq = 0;
-	s->gen = 0;
-	cache_seg_gen_write(cache, seg, 0);
+	s->gen = get_random_u32();
+	cache_seg_gen_write(cache, seg, s->gen);
 	return 0;
+}
+
+/*
+ * cache_seg_gen_bump - a new generation for a segment replay left free.
+ * A crash between GC persisting key_tail past a key segment and reclaim
+ * persisting its new generation leaves the segment free with its old
+ * generation and its ksets: without a bump, reusing it as a key segment
+ * would put those ksets, stamp matching, behind the new log end.
+ * Nothing live refers to a free segment. Start only (no concurrency).
+ */
+void cache_seg_gen_bump(struct pcache_cache *cache, u32 seg)
+{
+	struct cache_seg *s = &cache->segs[seg];
+
+	WRITE_ONCE(s->gen, s->gen + 1);
+	cache_seg_gen_write(cache, seg, s->gen);
 }
 
 /* Load the persisted generation of @seg; both copies bad -> -EIO. */

@@ -37,12 +37,29 @@ public struct CacheWriter<Image: ImageSink> {
         return slot
     }
 
+    /// The first generations of a new cache's segments, as the kernel's `cache_seg_gen_init` gives them:
+    /// random 32-bit values, or, for reproducible images, values derived from `seed` (splitmix64).
+    public static func firstGenerations(count: Int, seed: UInt64?) -> [UInt64] {
+        guard var x = seed else {
+            var g = SystemRandomNumberGenerator()
+            return (0..<count).map { _ in UInt64(UInt32.random(in: .min ... .max, using: &g)) }
+        }
+        return (0..<count).map { _ in
+            x &+= 0x9E37_79B9_7F4A_7C15
+            var z = x
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return (z ^ (z >> 31)) & 0xFFFF_FFFF
+        }
+    }
+
     /// Starts a new cache for backing `id`: takes `cacheSegments` free segments first-fit, links them,
-    /// writes their generations (0), both tails at 0:0, a zero kset header at the start of chain segment 0
-    /// (the first key segment), and the record in state RUNNING.
+    /// writes their generations (random 32-bit values, or derived from `generationSeed`), both tails at
+    /// 0:0, a zero kset header at the start of chain segment 0 (the first key segment), and the record in
+    /// state RUNNING with INIT_DONE (the chain is initialised).
     /// - Returns: a log writer for the cache.
     public mutating func startCache(id: UInt32, path: String, deviceSectors: UInt64, cacheSegments: UInt32,
-                                    flags: UInt32 = 0) throws -> CacheLog<Image> {
+                                    flags: UInt32 = 0, generationSeed: UInt64? = nil) throws -> CacheLog<Image> {
         var segs: [UInt32] = []
         var s: UInt32 = 0
         while segs.count < Int(cacheSegments), s < superblock.segmentCount {
@@ -51,17 +68,21 @@ public struct CacheWriter<Image: ImageSink> {
         }
         precondition(segs.count == Int(cacheSegments), "not enough free segments")
         usedSegments.formUnion(segs)
+        let gens = Self.firstGenerations(count: segs.count, seed: generationSeed)
         for (i, seg) in segs.enumerated() {
             let next = i + 1 < segs.count ? segs[i + 1] : nil
             try write(SegmentInfo(backingID: id, index: UInt32(i), next: next),
                       slot0: Layout.segmentInfoOffset(segment: seg, copy: 0), stride: Layout.slotSize)
-            try write(SegmentGen(gen: 0), slot0: Layout.segmentGenOffset(segment: seg, copy: 0), stride: Layout.positionStride)
+            try write(SegmentGen(gen: gens[i]), slot0: Layout.segmentGenOffset(segment: seg, copy: 0),
+                      stride: Layout.positionStride)
         }
-        let log = CacheLog(image: image, id: id, segments: segs, dataCRC: flags & BackingRecord.dataCRCFlag != 0)
+        let log = CacheLog(image: image, id: id, segments: segs, generations: gens,
+                           dataCRC: flags & BackingRecord.dataCRCFlag != 0)
         try image.write([UInt8](repeating: 0, count: Layout.ksetHeaderSize), at: Layout.dataOffset(segment: segs[0]))
         try log.setTails(keyTail: (0, 0), dirtyTail: (0, 0))
         let record = BackingRecord(id: id, state: .running, path: path, deviceSectors: deviceSectors,
-                                   firstSegment: segs[0], cacheSegments: cacheSegments, flags: flags)
+                                   firstSegment: segs[0], cacheSegments: cacheSegments,
+                                   flags: flags | BackingRecord.initDoneFlag)
         try write(record, slot0: Layout.backingRecordOffset(id: id, copy: 0), stride: Layout.slotSize)
         return log
     }
@@ -73,6 +94,9 @@ public struct CacheLog<Image: ImageSink> {
     public let id: UInt32
     /// Physical ids in chain order.
     public let segments: [UInt32]
+    /// Generation of each segment, in chain order: keys carry their data segment's, ksets the low 32 bits
+    /// of their key segment's.
+    public let generations: [UInt64]
     public let dataCRC: Bool
     /// Where the next kset goes.
     public private(set) var head: (segment: UInt32, offset: UInt32) = (0, 0)
@@ -86,10 +110,11 @@ public struct CacheLog<Image: ImageSink> {
     private var data: (segment: UInt32, offset: UInt32)?
     private var pending: [CacheKey] = []
 
-    init(image: Image, id: UInt32, segments: [UInt32], dataCRC: Bool) {
+    init(image: Image, id: UInt32, segments: [UInt32], generations: [UInt64], dataCRC: Bool) {
         self.image = image
         self.id = id
         self.segments = segments
+        self.generations = generations
         self.dataCRC = dataCRC
         free = Array((1..<UInt32(segments.count)).reversed())
     }
@@ -116,7 +141,7 @@ public struct CacheLog<Image: ImageSink> {
         try image.write(bytes, at: Layout.dataOffset(segment: segments[Int(seg)], offset: UInt64(off)))
         data!.offset += len
         pending.append(CacheKey(offset: offset, length: len, flags: clean ? CacheKey.cleanFlag : 0, cacheSegment: seg,
-                                cacheSegmentOffset: off, segmentGen: 0,
+                                cacheSegmentOffset: off, segmentGen: generations[Int(seg)],
                                 dataCRC: dataCRC ? CRC32C.checksum(bytes) : 0))
         if pending.count == Layout.ksetKeysMax { return try flush() }
         return true
@@ -128,16 +153,18 @@ public struct CacheLog<Image: ImageSink> {
     @discardableResult
     public mutating func flush() throws -> Bool {
         guard !pending.isEmpty else { return true }
-        let kset = KeySet(keys: pending)
+        let keys = pending
         pending = []
-        if UInt64(head.offset) + UInt64(kset.size + Layout.ksetHeaderSize) > min(keySegmentLimit, Layout.segmentDataSize) {
+        let size = Layout.ksetHeaderSize + keys.count * Layout.keySize
+        if UInt64(head.offset) + UInt64(size + Layout.ksetHeaderSize) > min(keySegmentLimit, Layout.segmentDataSize) {
             guard let next = free.popLast() else { return false }
             let zero = [UInt8](repeating: 0, count: Layout.ksetHeaderSize)
             try image.write(zero, at: Layout.dataOffset(segment: segments[Int(next)]))
-            try image.write(KeySet(lastPointingTo: next).encoded(),
+            try image.write(KeySet(lastPointingTo: next, stamp: stamp(head.segment)).encoded(),
                             at: Layout.dataOffset(segment: segments[Int(head.segment)], offset: UInt64(head.offset)))
             head = (next, 0)
         }
+        let kset = KeySet(keys: keys, stamp: stamp(head.segment))
         let at = Layout.dataOffset(segment: segments[Int(head.segment)], offset: UInt64(head.offset))
         try image.write([UInt8](repeating: 0, count: Layout.ksetHeaderSize), at: at + UInt64(kset.size))
         try image.write(kset.encoded(), at: at)
@@ -145,4 +172,7 @@ public struct CacheLog<Image: ImageSink> {
         head.offset += UInt32(kset.size)
         return true
     }
+
+    /// The stamp of ksets in chain segment `chainIndex`.
+    public func stamp(_ chainIndex: UInt32) -> UInt32 { KeySet.stamp(generation: generations[Int(chainIndex)]) }
 }

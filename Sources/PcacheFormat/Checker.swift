@@ -61,6 +61,20 @@ public struct LogSummary: Hashable, Sendable {
     public var endsClean = true
     /// Whether dirty_tail lies on the log.
     public var dirtyTailReached = false
+    /// Where the log ended before a valid kset of the same generation further on in that key segment
+    /// (chain index, data-area offset of the end; then of the kset found): damage inside the log. The walk
+    /// goes on from the kset found, so the counts include what lies behind the damage.
+    public var damage: [LogDamage] = []
+}
+
+/// A log end with a valid kset of this log behind it (the module refuses such a cache).
+public struct LogDamage: Hashable, Sendable {
+    public var endSegment: UInt32
+    public var endOffset: UInt32
+    public var resumeOffset: UInt32
+    /// Keys and keys not marked clean walked from the kset found on (up to the final log end).
+    public var keysBehind = 0
+    public var dirtyKeysBehind = 0
 }
 
 /// One backing record and everything reachable from it.
@@ -73,6 +87,12 @@ public struct BackingInspection: Hashable, Sendable {
     public var keyTail: Copies<LogPosition>?
     public var dirtyTail: Copies<LogPosition>?
     public var log: LogSummary?
+    /// A RUNNING record without INIT_DONE: the engine never initialised its chain, nothing to replay (the
+    /// next start initialises a new chain), so the chain is not checked.
+    public var chainNotInitialised: Bool {
+        guard let r = record else { return false }
+        return r.state == .running && !r.initDone
+    }
 }
 
 /// Everything the checker learned about a device, and every problem it found.
@@ -122,6 +142,8 @@ private struct Walk<Image: ImageSource> {
     var result: Inspection
     /// Physical segment -> owning backing id, for loops and double ownership.
     var owners: [UInt32: UInt32] = [:]
+    /// Damage inside the log being walked (region, offset, reason), reported with its counts at the end.
+    var pendingDamage: [(Region, UInt64, String)] = []
 
     mutating func report(_ severity: Severity, _ error: FormatError) {
         result.problems.append(Problem(severity, error))
@@ -133,7 +155,7 @@ private struct Walk<Image: ImageSource> {
         guard let sb = try superblock() else { return }
         try backingRecords(segmentCount: sb.segmentCount)
         for i in result.backings.indices {
-            guard let rec = result.backings[i].record, rec.state == .running,
+            guard let rec = result.backings[i].record, rec.state == .running, rec.initDone,
                   rec.problems(id: result.backings[i].id, segmentCount: sb.segmentCount,
                                offset: Layout.backingRecordOffset(id: result.backings[i].id, copy: 0)).isEmpty
             else { continue }
@@ -350,6 +372,7 @@ private struct Walk<Image: ImageSource> {
         var segOff = keyTail.segmentOffset
         var visited: Set<UInt32> = [chainIndex]
         var dataSegments: Set<UInt32> = []
+        pendingDamage = []
         s.keySegments = [chainIndex]
         while true {
             if chainIndex == dirtyTail.cacheSegment && segOff == dirtyTail.segmentOffset { s.dirtyTailReached = true }
@@ -371,35 +394,49 @@ private struct Walk<Image: ImageSource> {
                     return .failure(e)
                 }
             }
-            guard let decoded else { break }
-            let kset: KeySet
+            let stamp = KeySet.stamp(generation: gens[Int(chainIndex)])
+            // Why the log ends here (nil: it goes on), and its offset for the message. As the module's
+            // kset reader: a zero header, damage (magic, key count, crc, a LAST kset with keys, a kset
+            // without keys or leaving no room for the terminator header), or a kset of an earlier use of
+            // the segment (gen_stamp not this generation's).
+            var end: (reason: String, offset: UInt64)?
+            var kset: KeySet?
             switch decoded {
-            case .success(let k): kset = k
-            case .failure(let e):
-                // As the module's replay: a torn last write ends the log (repairable), but a valid kset right
-                // behind the damaged one proves damage inside the log, and the module refuses to start.
-                if let follower = try validKset(after: at, segmentOffset: segOff, segment: segs[Int(chainIndex)], region: region) {
-                    report(.fatal, .logEndsInGarbage(region: region, offset: e.offset,
-                                                     reason: "\(e.reason); a valid kset follows at offset \(follower), so the "
-                                                        + "damage is inside the log and the module refuses to start"))
+            case nil: end = ("zero header", at)
+            case .failure(let e)?: end = (e.reason, e.offset)
+            case .success(let k)?:
+                let refusal: String? =
+                    k.isLast ? (k.keys.isEmpty ? nil : "LAST kset with key_num \(k.keys.count)")
+                    : k.keys.isEmpty ? "kset with key_num 0"
+                    : UInt64(segOff) + UInt64(k.size + Layout.ksetHeaderSize) > Layout.segmentDataSize
+                        ? "kset of \(k.size) bytes leaves no room for a terminator header" : nil
+                if let refusal {
+                    end = (refusal, at)
+                } else if k.header.genStamp != stamp {
+                    end = ("a kset of an earlier use of the segment (gen_stamp \(hex32(k.header.genStamp)), the segment's "
+                           + "generation stamps \(hex32(stamp)))", at + 20)
                 } else {
-                    report(.repairable, .logEndsInGarbage(region: region, offset: e.offset, reason: e.reason))
+                    kset = k
                 }
-                s.endsClean = false
-                return finish(s, dirtyTail: dirtyTail, id: id, record: record)
             }
-            // What the kernel's kset reader also refuses (it ends replay there): a LAST kset with keys, a
-            // kset without keys, a kset leaving no room for the terminator header after it.
-            let refusal: String? =
-                kset.isLast ? (kset.keys.isEmpty ? nil : "LAST kset with key_num \(kset.keys.count)")
-                : kset.keys.isEmpty ? "kset with key_num 0"
-                : UInt64(segOff) + UInt64(kset.size + Layout.ksetHeaderSize) > Layout.segmentDataSize
-                    ? "kset of \(kset.size) bytes leaves no room for a terminator header" : nil
-            if let refusal {
-                report(.repairable, .logEndsInGarbage(region: region, offset: at, reason: refusal))
-                s.endsClean = false
-                return finish(s, dirtyTail: dirtyTail, id: id, record: record)
+            if let end {
+                // A torn last write ends the log (repairable); a valid kset of this generation anywhere
+                // behind the end in the segment proves damage inside the log: the module refuses to start.
+                // The walk goes on from there to show what the damage hides.
+                if let follower = try followingKset(segment: segs[Int(chainIndex)], after: segOff, stamp: stamp, region: region) {
+                    s.damage.append(LogDamage(endSegment: chainIndex, endOffset: segOff, resumeOffset: follower,
+                                              keysBehind: -s.keys, dirtyKeysBehind: -s.dirtyKeys))
+                    pendingDamage.append((region, end.offset, end.reason))
+                    segOff = follower
+                    continue
+                }
+                if decoded != nil {
+                    report(.repairable, .logEndsInGarbage(region: region, offset: end.offset, reason: end.reason))
+                    s.endsClean = false
+                }
+                break
             }
+            guard let kset else { break }
             s.ksetBytes += UInt64(kset.size)
             if kset.header.flags & ~KeySet.knownFlags != 0 {
                 report(.fatal, .fieldOutOfRange(region: region, field: "flags", offset: at + 6, found: UInt64(kset.header.flags),
@@ -472,31 +509,62 @@ private struct Walk<Image: ImageSource> {
         return finish(s, dirtyTail: dirtyTail, id: id, record: record)
     }
 
-    /// The offset of a valid kset directly behind the damaged one at `at`, when its header still tells the
-    /// size (not LAST, key_num 1...128; the magic may be damaged); nil otherwise. Mirrors
-    /// `cache_replay_damaged`.
-    func validKset(after at: UInt64, segmentOffset: UInt32, segment: UInt32, region: Region) throws -> UInt64? {
-        let hdr = try image.read(at: at, count: Layout.ksetHeaderSize)
-        let keyNum = Int(hdr[4]) | Int(hdr[5]) << 8
-        let flags = UInt16(hdr[6]) | UInt16(hdr[7]) << 8
-        guard flags & KeySet.lastFlag == 0, (1...Layout.ksetKeysMax).contains(keyNum) else {
-            return nil
+    /// The data-area offset of the first valid kset of this log (as the module's kset reader sees it, with a
+    /// gen_stamp of `stamp`) behind the log end at `segmentOffset` in physical segment `segment`; nil when
+    /// there is none. Ksets are 8-byte aligned: every 8-byte word holding the kset magic is a candidate.
+    /// Mirrors `cache_kset_find_after`.
+    func followingKset(segment: UInt32, after segmentOffset: UInt32, stamp: UInt32, region: Region) throws -> UInt32? {
+        let magicOff = UInt64(MemoryLayout.offset(of: \pcache_kset_onmedia.magic)!)
+        let chunk: UInt64 = 1 << 20
+        var off = UInt64(segmentOffset) + 8 + magicOff  // the magic of the first candidate
+        while off < Layout.segmentDataSize {
+            let n = min(chunk, Layout.segmentDataSize - off)
+            let candidates: [UInt64] = try image.withBytes(at: Layout.dataOffset(segment: segment, offset: off), count: Int(n)) { b in
+                var found: [UInt64] = []
+                var i = 0
+                while i + 8 <= b.count {
+                    if b.loadUnaligned(fromByteOffset: i, as: UInt64.self) == Layout.ksetMagic.littleEndian {
+                        found.append(off + UInt64(i) - magicOff)
+                    }
+                    i += 8
+                }
+                return found
+            }
+            for c in candidates where try validKset(segment: segment, at: c, stamp: stamp, region: region) {
+                return UInt32(c)
+            }
+            off += n
         }
-        let nextOff = UInt64(segmentOffset) + UInt64(Layout.ksetHeaderSize + keyNum * Layout.keySize)
-        guard nextOff + UInt64(Layout.ksetHeaderSize) <= Layout.segmentDataSize else { return nil }
-        let nextAt = Layout.dataOffset(segment: segment, offset: nextOff)
-        let count = Int(min(Layout.segmentDataSize - nextOff, UInt64(Layout.ksetSizeMax)))
-        return try image.withBytes(at: nextAt, count: count) { bytes in
-            // valid as the module's kset reader sees it: magic, key_num, crc and room for the terminator
-            guard let k = try? KeySet(decoding: bytes, region: region, offset: nextAt),
-                  k.isLast || nextOff + UInt64(k.size + Layout.ksetHeaderSize) <= Layout.segmentDataSize
-            else { return nil }
-            return nextAt
+        return nil
+    }
+
+    /// Whether the kset at data-area offset `off` is valid and stamped `stamp` (unknown flags allowed: it is
+    /// sealed). Mirrors `cache_kset_read`.
+    func validKset(segment: UInt32, at off: UInt64, stamp: UInt32, region: Region) throws -> Bool {
+        guard off + UInt64(Layout.ksetHeaderSize) <= Layout.segmentDataSize else { return false }
+        let at = Layout.dataOffset(segment: segment, offset: off)
+        let count = Int(min(Layout.segmentDataSize - off, UInt64(Layout.ksetSizeMax)))
+        return try image.withBytes(at: at, count: count) { bytes in
+            guard let k = try? KeySet(decoding: bytes, region: region, offset: at), k.header.genStamp == stamp else {
+                return false
+            }
+            return k.isLast ? k.keys.isEmpty
+                : !k.keys.isEmpty && off + UInt64(k.size + Layout.ksetHeaderSize) <= Layout.segmentDataSize
         }
     }
 
     mutating func finish(_ s: LogSummary, dirtyTail: LogPosition, id: UInt32, record: BackingRecord) -> LogSummary {
         var s = s
+        for (n, (region, offset, reason)) in pendingDamage.enumerated() {
+            s.damage[n].keysBehind += s.keys
+            s.damage[n].dirtyKeysBehind += s.dirtyKeys
+            let d = s.damage[n]
+            report(.fatal, .logEndsInGarbage(region: region, offset: offset,
+                                             reason: "\(reason), but a valid kset of this log follows at \(d.endSegment):\(d.resumeOffset): "
+                                                + "the log is damaged inside and the module refuses to start; \(d.dirtyKeysBehind) dirty "
+                                                + "key(s) (\(d.keysBehind) in all) lie behind the damage"))
+        }
+        pendingDamage = []
         if s.endSegment == dirtyTail.cacheSegment && s.endOffset == dirtyTail.segmentOffset { s.dirtyTailReached = true }
         if !s.dirtyTailReached {
             // After a clean log end the kernel writes back from key_tail again (harmless); after a damaged

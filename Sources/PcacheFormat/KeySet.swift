@@ -112,7 +112,13 @@ public struct KeySet: Hashable, Sendable {
         public var nextCacheSegment: UInt32 {
             get { le(raw.next_cache_seg) } set { raw.next_cache_seg = newValue.littleEndian }
         }
+        /// The low 32 bits of the generation of the key segment holding the kset; a kset whose stamp differs
+        /// is a leftover of an earlier use of the segment, not part of the log.
+        public var genStamp: UInt32 { get { le(raw.gen_stamp) } set { raw.gen_stamp = newValue.littleEndian } }
     }
+
+    /// The stamp of a kset written in a key segment of generation `gen`. Mirrors `cache_kset_stamp`.
+    public static func stamp(generation gen: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: gen) }
 
     public static let lastFlag = UInt16(PCACHE_KSET_F_LAST)
     public static let knownFlags = lastFlag
@@ -121,21 +127,24 @@ public struct KeySet: Hashable, Sendable {
     public var size: Int { Layout.ksetHeaderSize + keys.count * Layout.keySize }
     public var isLast: Bool { header.isLast }
 
-    /// A kset holding `keys`.
-    public init(keys: [CacheKey]) {
+    /// A kset holding `keys`, to be written in a key segment whose generation has the low 32 bits `stamp`
+    /// (see `stamp(generation:)`).
+    public init(keys: [CacheKey], stamp: UInt32) {
         precondition(keys.count <= Layout.ksetKeysMax, "a kset holds at most PCACHE_KSET_KEYS_MAX keys")
         header = Header(raw: pcache_kset_onmedia())
         header.magic = Layout.ksetMagic
         header.keyCount = UInt16(keys.count)
+        header.genStamp = stamp
         self.keys = keys
     }
 
-    /// A LAST kset sending the log to chain index `next`.
-    public init(lastPointingTo next: UInt32) {
+    /// A LAST kset sending the log to chain index `next`, stamped like the other ksets of its segment.
+    public init(lastPointingTo next: UInt32, stamp: UInt32) {
         header = Header(raw: pcache_kset_onmedia())
         header.magic = Layout.ksetMagic
         header.flags = Self.lastFlag
         header.nextCacheSegment = next
+        header.genStamp = stamp
         keys = []
     }
 

@@ -22,7 +22,9 @@ public struct BackingRecord: MetaRecord {
 
     /// Flags defined in `PCACHE_BACKING_F_*`.
     public static let dataCRCFlag = UInt32(PCACHE_BACKING_F_DATA_CRC)
-    public static let knownFlags = dataCRCFlag
+    /// The engine initialised the segment chain; a RUNNING record without it never stored anything.
+    public static let initDoneFlag = UInt32(PCACHE_BACKING_F_INIT_DONE)
+    public static let knownFlags = dataCRCFlag | initDoneFlag
 
     public var seq: UInt32 { get { le(raw.header.seq) } set { raw.header.seq = newValue.littleEndian } }
     /// The raw state; `State(rawValue:)` is nil for values no version defines.
@@ -31,6 +33,9 @@ public struct BackingRecord: MetaRecord {
     public var backingID: UInt32 { get { le(raw.backing_id) } set { raw.backing_id = newValue.littleEndian } }
     public var flags: UInt32 { get { le(raw.flags) } set { raw.flags = newValue.littleEndian } }
     public var dataCRC: Bool { flags & Self.dataCRCFlag != 0 }
+    /// Whether the chain was initialised (`PCACHE_BACKING_F_INIT_DONE`): without it a RUNNING record has
+    /// nothing to replay and the next start initialises a new chain.
+    public var initDone: Bool { flags & Self.initDoneFlag != 0 }
     public var gcPercent: UInt32 { get { le(raw.gc_percent) } set { raw.gc_percent = newValue.littleEndian } }
     /// Physical id of the cache's first segment.
     public var firstSegment: UInt32 { get { le(raw.first_seg) } set { raw.first_seg = newValue.littleEndian } }
@@ -90,7 +95,7 @@ public struct BackingRecord: MetaRecord {
         if state == .free { return out }
         if flags & ~Self.knownFlags != 0 {
             out.append(.fieldOutOfRange(region: region, field: "flags", offset: at(\.flags), found: UInt64(flags),
-                                        allowed: "known flags only (0x1 data_crc)"))
+                                        allowed: "known flags only (0x1 data_crc, 0x2 init_done)"))
         }
         if gcPercent > Layout.gcPercentMax {
             out.append(.fieldOutOfRange(region: region, field: "gc_percent", offset: at(\.gc_percent),

@@ -7,7 +7,7 @@ public struct Superblock: ChecksummedStruct {
     public var raw: pcache_sb_onmedia
     public init(raw: pcache_sb_onmedia) { self.raw = raw }
 
-    /// Feature bits this tool understands (none are defined in version 1).
+    /// Feature bits this tool understands (none are defined yet).
     public static let knownCompatFeatures: UInt32 = 0
     public static let knownRoCompatFeatures: UInt32 = 0
     public static let knownIncompatFeatures: UInt32 = 0
@@ -54,7 +54,7 @@ public struct Superblock: ChecksummedStruct {
     /// Usable cache bytes: the data areas of all segments.
     public var usableBytes: UInt64 { UInt64(segmentCount) * Layout.segmentDataSize }
 
-    /// A fresh version-1 superblock for a device of `deviceSize` bytes.
+    /// A fresh superblock (current format version) for a device of `deviceSize` bytes.
     /// - Throws: `FormatError.deviceTooSmall` below `PCACHE_DEV_SIZE_MIN`.
     public init(deviceSize: UInt64, uuid: [UInt8], label: String = "", formatTime: UInt64) throws {
         guard deviceSize >= Layout.deviceSizeMin else {

@@ -132,7 +132,7 @@ let corruptions: [Corruption] = [
         try i.resealKeySet(at: ksetAt(l, 1)) { $0.keys[5].cacheSegment = 6 }
     },
     Corruption(name: "key generation newer than its segment", code: "field_out_of_range", severity: .fatal) { i, l in
-        try i.resealKeySet(at: ksetAt(l, 1)) { $0.keys[5].segmentGen = 3 }
+        try i.resealKeySet(at: ksetAt(l, 1)) { $0.keys[5].segmentGen = l.generations[Int($0.keys[5].cacheSegment)] + 1 }
     },
     Corruption(name: "key pointing into a key segment", code: "field_out_of_range", severity: .fatal) { i, l in
         try i.resealKeySet(at: ksetAt(l, 0)) { $0.keys[0].cacheSegment = 0 }
@@ -181,15 +181,15 @@ let corruptions: [Corruption] = [
     },
     Corruption(name: "kset log looping back", code: "log_loop", severity: .fatal) { i, l in
         let lastAt = Layout.dataOffset(segment: l.ksets[2].segment, offset: UInt64(l.ksets[2].offset) + 1784)
-        try i.write(KeySet(lastPointingTo: 0).encoded(), at: lastAt)
+        try i.write(KeySet(lastPointingTo: 0, stamp: l.stamps[Int(l.ksets[2].segment)]).encoded(), at: lastAt)
     },
     Corruption(name: "LAST past the chain", code: "field_out_of_range", severity: .fatal) { i, l in
         let lastAt = Layout.dataOffset(segment: l.ksets[2].segment, offset: UInt64(l.ksets[2].offset) + 1784)
-        try i.write(KeySet(lastPointingTo: 6).encoded(), at: lastAt)
+        try i.write(KeySet(lastPointingTo: 6, stamp: l.stamps[Int(l.ksets[2].segment)]).encoded(), at: lastAt)
     },
     Corruption(name: "LAST into a data segment", code: "field_out_of_range", severity: .fatal) { i, l in
         let lastAt = Layout.dataOffset(segment: l.ksets[2].segment, offset: UInt64(l.ksets[2].offset) + 1784)
-        try i.write(KeySet(lastPointingTo: 1).encoded(), at: lastAt)
+        try i.write(KeySet(lastPointingTo: 1, stamp: l.stamps[Int(l.ksets[2].segment)]).encoded(), at: lastAt)
     },
 ]
 
@@ -245,9 +245,9 @@ let corruptions: [Corruption] = [
 
     @Test("a stale key (segment reclaimed) is counted, not reported")
     func stale() throws {
-        let (image, _) = try Samples.cache()
+        let (image, l) = try Samples.cache()
         let w = try CacheWriter(image: image)
-        try w.write(SegmentGen(gen: 1), slot0: Layout.segmentGenOffset(segment: 1, copy: 0), stride: Layout.positionStride)
+        try w.write(SegmentGen(gen: l.generations[1] + 1), slot0: Layout.segmentGenOffset(segment: 1, copy: 0), stride: Layout.positionStride)
         let i = try Checker().inspect(image)
         #expect(i.isClean, "\(i.problems)")
         #expect(i.backings.first?.log?.staleKeys == 300)

@@ -40,7 +40,7 @@ enum GoldenRecords {
             CacheKey(offset: 0, length: 4096, cacheSegment: 1, cacheSegmentOffset: 0, segmentGen: 0, dataCRC: 0xDEAD_BEEF),
             CacheKey(offset: 4 << 20, length: 512, flags: CacheKey.cleanFlag, cacheSegment: 2, cacheSegmentOffset: 4096,
                      segmentGen: 7, dataCRC: 0x0102_0304),
-        ])
+        ], stamp: 0x5EED_0007)
     }
 }
 
@@ -84,7 +84,7 @@ enum GoldenRecords {
     @Test("ksets with keys and LAST ksets encode to their golden bytes and back")
     func ksets() throws {
         try Fixture.expectMatches("kset.bin", GoldenRecords.kset().encoded())
-        try Fixture.expectMatches("kset-last.bin", KeySet(lastPointingTo: 5).encoded())
+        try Fixture.expectMatches("kset-last.bin", KeySet(lastPointingTo: 5, stamp: 0x5EED_0007).encoded())
         let k = try KeySet(decoding: try Fixture.bytes("kset.bin"), region: Region(.device))
         #expect(k.encoded() == GoldenRecords.kset().encoded())
         #expect(k.keys == GoldenRecords.kset().keys)
@@ -148,7 +148,7 @@ enum GoldenRecords {
                      cacheSegmentOffset: UInt32.random(in: 0...UInt32.max, using: &g), segmentGen: g.next(),
                      dataCRC: UInt32.random(in: 0...UInt32.max, using: &g))
         }
-        let k = KeySet(keys: keys)
+        let k = KeySet(keys: keys, stamp: UInt32.random(in: 0...UInt32.max, using: &g))
         let bytes = k.encoded()
         #expect(bytes.count == 24 + 40 * keys.count)
         #expect(try KeySet(decoding: bytes, region: Region(.device)).keys == keys)

@@ -45,6 +45,9 @@ enum Samples {
         var ksets: [(segment: UInt32, offset: UInt32)]
         var keySegments: [UInt32]
         var keys: Int
+        /// Generation of each chain segment (random from a fixed seed), and the gen_stamp of its ksets.
+        var generations: [UInt64]
+        var stamps: [UInt32] { generations.map { KeySet.stamp(generation: $0) } }
     }
 
     /// A formatted 512 MiB device with backing 0 running on 6 segments (physical 0-5), data_crc on,
@@ -55,7 +58,7 @@ enum Samples {
         let image = try formatted()
         var writer = try CacheWriter(image: image)
         var log = try writer.startCache(id: 0, path: "/dev/vda", deviceSectors: 2 << 20, cacheSegments: 6,
-                                        flags: BackingRecord.dataCRCFlag)
+                                        flags: BackingRecord.dataCRCFlag, generationSeed: 6)
         log.keySegmentLimit = 6000
         for i in 0..<300 {
             let data = (0..<512).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) }
@@ -65,13 +68,15 @@ enum Samples {
         try log.flush()
         var record = BackingRecord(id: 0, state: .running, path: "/dev/vda", ident: "serial-QM00001",
                                    deviceSectors: 2 << 20, firstSegment: 0, cacheSegments: 6,
-                                   flags: BackingRecord.dataCRCFlag, startTime: formatTime + 60)
+                                   flags: BackingRecord.dataCRCFlag | BackingRecord.initDoneFlag,
+                                   startTime: formatTime + 60)
         record.queues = 2
         try writer.write(record, slot0: Layout.backingRecordOffset(id: 0, copy: 0), stride: Layout.slotSize)
         let second = log.ksetPositions[1]
         try log.setTails(keyTail: (0, 0), dirtyTail: (second.segment, second.offset))
         let keySegs = [UInt32(0)] + log.ksetPositions.dropFirst().map(\.segment)
-        return (image, CacheLayout(ksets: log.ksetPositions, keySegments: keySegs, keys: 300))
+        return (image, CacheLayout(ksets: log.ksetPositions, keySegments: keySegs, keys: 300,
+                                       generations: log.generations))
     }
 }
 

@@ -26,7 +26,7 @@ private struct Base {
             try Formatter(label: "fuzz", uuid: [UInt8](repeating: 7, count: 16), formatTime: 1).format(image)
             var writer = try CacheWriter(image: image)
             var log = try writer.startCache(id: 0, path: "/dev/vda", deviceSectors: 1 << 21, cacheSegments: 6,
-                                            flags: BackingRecord.dataCRCFlag)
+                                            flags: BackingRecord.dataCRCFlag, generationSeed: 1)
             log.keySegmentLimit = 6000
             for i in 0..<300 {
                 let data = [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 512)
@@ -34,7 +34,8 @@ private struct Base {
             }
             try log.flush()
             try writer.write(BackingRecord(id: 0, state: .running, path: "/dev/vda", deviceSectors: 1 << 21,
-                                           firstSegment: 0, cacheSegments: 6, flags: BackingRecord.dataCRCFlag),
+                                           firstSegment: 0, cacheSegments: 6,
+                                           flags: BackingRecord.dataCRCFlag | BackingRecord.initDoneFlag),
                              slot0: Layout.backingRecordOffset(id: 0, copy: 0), stride: Layout.slotSize)
             let p = log.ksetPositions
             try log.setTails(keyTail: (0, 0), dirtyTail: (p[1].segment, p[1].offset))

@@ -17,6 +17,11 @@
  * Version history:
  *  1 (2026-11) first format: 2 superblock copies, 64 backing records of two
  *    4 KiB slots, 16 MiB segments from 1 MiB on, crc32c with PCACHE_CRC_SEED.
+ *  2 (2026-12) kset header: reserved becomes gen_stamp, the low 32 bits of
+ *    the generation of the key segment holding the kset (LAST ksets too);
+ *    a kset whose stamp differs is a leftover of an earlier use of the
+ *    segment, not part of the log. A new cache starts every segment at a
+ *    random generation (no longer 0). Backing record flag INIT_DONE.
  *
  * Device map (byte offsets):
  *
@@ -48,7 +53,7 @@
 
 #include <linux/types.h>
 
-#define PCACHE_FORMAT_VERSION		1
+#define PCACHE_FORMAT_VERSION		2
 
 /* "PCACHE01" read as a little-endian u64. Zero means never formatted. */
 #define PCACHE_MAGIC			0x3130454843414350ULL
@@ -190,7 +195,11 @@ struct pcache_seg_info_onmedia {
 };
 _Static_assert(sizeof(struct pcache_seg_info_onmedia) == 32, "pcache_seg_info_onmedia size");
 
-/* Segment generation, two copies at PCACHE_SEG_GEN_OFF, stride 16. */
+/*
+ * Segment generation, two copies at PCACHE_SEG_GEN_OFF, stride 16. A new
+ * cache gives each of its segments a random 32-bit generation, so that
+ * ksets an earlier owner left in the segment carry a foreign gen_stamp.
+ */
 struct pcache_seg_gen_onmedia {
 	struct pcache_meta_header_onmedia header;	/* crc over [4, 16) */
 	__le64	gen;			/* bumped each time the segment is reclaimed */
@@ -229,8 +238,13 @@ _Static_assert(sizeof(struct pcache_key_onmedia) == 40, "pcache_key_onmedia size
 #define PCACHE_KSET_F_LAST		(1U << 0)	/* log continues at next_cache_seg */
 
 /*
- * Kset header: followed by key_num keys. Ksets are written back to back in
- * the data area of key segments; a zeroed header terminates the log.
+ * Kset header: followed by key_num keys. Ksets are written back to back,
+ * 8-byte aligned, in the data area of key segments; a zeroed header
+ * terminates the log. A kset whose gen_stamp is not the low 32 bits of its
+ * key segment's generation was left by an earlier use of the segment: it
+ * ends the log like garbage does. A valid kset with a matching stamp
+ * anywhere after the end of the log in the same segment means the log is
+ * damaged in the middle (readers refuse the cache).
  */
 struct pcache_kset_onmedia {
 	__le32	crc;			/* crc32c of [4, 24 + 40 * key_num) */
@@ -238,9 +252,10 @@ struct pcache_kset_onmedia {
 	__le16	flags;			/* PCACHE_KSET_F_* */
 	__le64	magic;			/* PCACHE_KSET_MAGIC */
 	__le32	next_cache_seg;		/* LAST only: chain index of the next key segment */
-	__le32	reserved;
+	__le32	gen_stamp;		/* low 32 bits of the key segment's generation */
 };
 _Static_assert(sizeof(struct pcache_kset_onmedia) == 24, "pcache_kset_onmedia size");
+_Static_assert(__builtin_offsetof(struct pcache_kset_onmedia, gen_stamp) == 20, "kset gen_stamp");
 
 /* A literal: Swift's importer drops macros with more than one operator. */
 #define PCACHE_KSET_SIZE_MAX		5144

@@ -146,6 +146,16 @@ struct LogJSON: Encodable {
     var endSegOff: UInt32
     var endsClean: Bool
     var dirtyTailOnLog: Bool
+    /// Log ends with a valid kset of this log behind them (damage inside the log).
+    var damage: [Damage]
+
+    struct Damage: Encodable {
+        var endCacheSeg: UInt32
+        var endSegOff: UInt32
+        var resumeSegOff: UInt32
+        var keysBehind: Int
+        var dirtyKeysBehind: Int
+    }
 
     init(_ l: LogSummary) {
         ksets = l.ksets
@@ -162,6 +172,10 @@ struct LogJSON: Encodable {
         endSegOff = l.endOffset
         endsClean = l.endsClean
         dirtyTailOnLog = l.dirtyTailReached
+        damage = l.damage.map {
+            Damage(endCacheSeg: $0.endSegment, endSegOff: $0.endOffset, resumeSegOff: $0.resumeOffset,
+                   keysBehind: $0.keysBehind, dirtyKeysBehind: $0.dirtyKeysBehind)
+        }
     }
 }
 
@@ -180,6 +194,8 @@ struct BackingJSON: Encodable {
     var firstSeg: UInt32?
     var cacheSegs: UInt32?
     var startTime: UInt64?
+    /// RUNNING without INIT_DONE: nothing to replay, the chain was not checked.
+    var chainNotInitialised: Bool?
     var keyTail: PositionJSON?
     var dirtyTail: PositionJSON?
     var chain: [ChainSegmentJSON]?
@@ -201,6 +217,7 @@ struct BackingJSON: Encodable {
             firstSeg = r.firstSegment
             cacheSegs = r.cacheSegments
             startTime = r.startTime
+            if b.chainNotInitialised { chainNotInitialised = true }
         }
         keyTail = b.keyTail.map(PositionJSON.init)
         dirtyTail = b.dirtyTail.map(PositionJSON.init)

@@ -77,7 +77,9 @@ struct CheckReport: Report {
         keys = i.backings.compactMap(\.log).map(\.keys).reduce(0, +)
         dataBytesVerified = i.backings.compactMap(\.log).map(\.dataBytesVerified).reduce(0, +)
         bytesRead = i.bytesRead
-        lines = i.problems.map(\.description)
+        lines = i.backings.filter(\.chainNotInitialised).map {
+            "note: backing \($0.id): running, chain not initialised, nothing to replay (the next start initialises a new one)"
+        } + i.problems.map(\.description)
         summaryLine = "\(device): \(i.summaryLine)"
             + (i.superblock == nil ? "" : "; \(backings) backing record(s), \(runningCaches) running, \(ksets) kset(s), \(keys) key(s)")
     }

@@ -102,13 +102,14 @@ struct DumpReport: Report {
         var f = Fields(indent: "    ")
         f.add("ident", (r.ident ?? "?").isEmpty ? "(none)" : r.ident ?? "?")
         f.add("dev_sectors", "\(r.deviceSectors) (\(formatBytes(r.deviceSectors &* 512)))")
-        f.add("flags", hexString(r.flags) + (r.dataCRC ? " data_crc" : ""))
+        f.add("flags", hexString(r.flags) + (r.dataCRC ? " data_crc" : "") + (r.initDone ? " init_done" : ""))
         f.add("gc_percent", r.gcPercent)
         f.add("queues", r.queues)
         f.add("first_seg", r.firstSegment)
         f.add("cache_segs", "\(r.cacheSegments) (\(formatBytes(UInt64(r.cacheSegments) * Layout.segmentDataSize)) of data area)")
         f.add("start_time", r.startTime)
         out.append(f.text)
+        if b.chainNotInitialised { out.append("    chain not initialised (no init_done flag), nothing to replay") }
         for (name, c) in [("key_tail", b.keyTail), ("dirty_tail", b.dirtyTail)] {
             guard let c else { continue }
             let pos = c.latest.map { "\($0.record.cacheSegment):\($0.record.segmentOffset)" } ?? "none"
@@ -117,9 +118,8 @@ struct DumpReport: Report {
         }
         if !b.chain.isEmpty {
             out.append("    chain (\(b.chain.count) segments): \(foldRuns(b.chain.map(\.segment)))")
-            let gens = b.chain.filter { $0.generation != 0 }
-            out.append("    generations: " + (gens.isEmpty ? "all 0"
-                       : gens.map { "\($0.index):\($0.generation)" }.joined(separator: " ") + " (others 0)"))
+            let shown = b.chain.prefix(16).map { "\($0.index):\($0.generation)" }.joined(separator: " ")
+            out.append("    generations: " + shown + (b.chain.count > 16 ? " (\(b.chain.count - 16) more)" : ""))
             for e in b.chain where e.info.slots.contains(where: { $0.error != nil }) || e.gen.slots.contains(where: { $0.error != nil }) {
                 out.append("    segment \(e.segment) (chain index \(e.index)):")
                 for n in e.info.slots.indices { out.append("      info " + copyLine(e.info, n)) }
@@ -132,6 +132,10 @@ struct DumpReport: Report {
             out.append("    key segments (chain indexes, log order): \(l.keySegments.map(String.init).joined(separator: " -> "))")
             out.append("    log end: \(l.endSegment):\(l.endOffset) (\(l.endsClean ? "zero header" : "damaged header")), "
                        + "dirty_tail \(l.dirtyTailReached ? "on the log" : "NOT on the log")")
+            for d in l.damage {
+                out.append("    DAMAGE: log ends at \(d.endSegment):\(d.endOffset), a valid kset of this log follows at "
+                           + "\(d.endSegment):\(d.resumeOffset); \(d.dirtyKeysBehind) dirty key(s) behind it")
+            }
         }
         return out
     }

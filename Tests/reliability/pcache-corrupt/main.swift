@@ -40,6 +40,8 @@ enum Base {
     static let extentSize = 4096
     static let extentStride: UInt64 = 12288
     static let label = "pcache-corrupt"
+    /// Segment generations come from this seed (CacheWriter.firstGenerations): images are reproducible.
+    static let generationSeed: UInt64 = 0x060
 
     /// The 4 KiB written for backing offset `offset`: 64-bit words that encode their own offset.
     static func pattern(offset: UInt64) -> [UInt8] {
@@ -61,6 +63,8 @@ struct Built {
     var superblock: Superblock
     /// Physical ids of backing 0's chain, in chain order.
     var segments: [UInt32]
+    /// Their generations.
+    var generations: [UInt64]
     /// Kset positions (chain index, data-area offset) with keys, in log order.
     var ksets: [(segment: UInt32, offset: UInt32)]
     /// LAST ksets (chain index, offset) in log order.
@@ -70,6 +74,9 @@ struct Built {
     /// Chain index of the data segment.
     var dataSegment: UInt32
     var backingSectors: UInt64
+
+    /// The gen_stamp of ksets in chain segment `chainIndex`.
+    func stamp(_ chainIndex: UInt32) -> UInt32 { KeySet.stamp(generation: generations[Int(chainIndex)]) }
 }
 
 func buildBase<I: ImageSink>(_ image: I, backingPath: String, backingSectors: UInt64, dataCRC: Bool) throws -> Built {
@@ -78,7 +85,7 @@ func buildBase<I: ImageSink>(_ image: I, backingPath: String, backingSectors: UI
     var writer = try CacheWriter(image: image)
     var log = try writer.startCache(id: 0, path: backingPath, deviceSectors: backingSectors,
                                     cacheSegments: Base.cacheSegments,
-                                    flags: dataCRC ? BackingRecord.dataCRCFlag : 0)
+                                    flags: dataCRC ? BackingRecord.dataCRCFlag : 0, generationSeed: Base.generationSeed)
     // Small enough that every full kset opens a new key segment through a LAST kset.
     log.keySegmentLimit = UInt64(Layout.ksetSizeMax + 1000)
     var dataSegment: UInt32?
@@ -95,13 +102,13 @@ func buildBase<I: ImageSink>(_ image: I, backingPath: String, backingSectors: UI
     // Every two-copy record a second time: seq 2 in slot 1, so both slots are valid.
     let rec = BackingRecord(id: 0, state: .running, path: backingPath, deviceSectors: backingSectors,
                             firstSegment: log.segments[0], cacheSegments: Base.cacheSegments,
-                            flags: dataCRC ? BackingRecord.dataCRCFlag : 0)
+                            flags: (dataCRC ? BackingRecord.dataCRCFlag : 0) | BackingRecord.initDoneFlag)
     try writer.write(rec, slot0: Layout.backingRecordOffset(id: 0, copy: 0), stride: Layout.slotSize)
     for (i, seg) in log.segments.enumerated() {
         let next = i + 1 < log.segments.count ? log.segments[i + 1] : nil
         try writer.write(SegmentInfo(backingID: 0, index: UInt32(i), next: next),
                          slot0: Layout.segmentInfoOffset(segment: seg, copy: 0), stride: Layout.slotSize)
-        try writer.write(SegmentGen(gen: 0), slot0: Layout.segmentGenOffset(segment: seg, copy: 0),
+        try writer.write(SegmentGen(gen: log.generations[i]), slot0: Layout.segmentGenOffset(segment: seg, copy: 0),
                          stride: Layout.positionStride)
     }
     try log.setTails(keyTail: (0, 0), dirtyTail: (0, 0))
@@ -124,8 +131,8 @@ func buildBase<I: ImageSink>(_ image: I, backingPath: String, backingSectors: UI
             pos.offset += UInt32(k.size)
         }
     }
-    return Built(superblock: sb, segments: log.segments, ksets: log.ksetPositions, lasts: lasts, end: pos,
-                 dataSegment: dataSegment ?? 1, backingSectors: backingSectors)
+    return Built(superblock: sb, segments: log.segments, generations: log.generations, ksets: log.ksetPositions,
+                 lasts: lasts, end: pos, dataSegment: dataSegment ?? 1, backingSectors: backingSectors)
 }
 
 func readKset<I: ImageSource>(_ image: I, segments: [UInt32], at pos: (segment: UInt32, offset: UInt32)) throws -> KeySet {
@@ -503,7 +510,7 @@ func allCases() -> [Case] {
         try mutate(KeySet.Header.self, i, at: ksetOffset(b, p)) { $0.nextCacheSegment = p.segment }
     }
     add("last-loop-first", .refuse, "log end replaced by a LAST back to chain 0 (log loop)") { i, b in
-        try i.write(KeySet(lastPointingTo: 0).encoded(), at: ksetOffset(b, b.end))
+        try i.write(KeySet(lastPointingTo: 0, stamp: b.stamp(b.end.segment)).encoded(), at: ksetOffset(b, b.end))
     }
     add("last-to-data", .refuse, "LAST kset points at the data segment", check: .damaged) { i, b in
         try mutate(KeySet.Header.self, i, at: ksetOffset(b, b.lasts[0])) { $0.nextCacheSegment = b.dataSegment }
@@ -515,6 +522,40 @@ func allCases() -> [Case] {
     }
     add("end-garbage", .any, "garbage instead of the zero header that ends the log") { i, b in
         try i.write([UInt8](repeating: 0xA5, count: Layout.ksetHeaderSize), at: ksetOffset(b, b.end))
+    }
+    // The first kset after dirty_tail (kset 0 at 0:0) lost: the log seems to end there, but the LAST kset
+    // behind it in the same segment still carries this generation's stamp.
+    add("kset0-zeroed", .refuse, "first kset after dirty_tail: header zeroed (dirty keys behind it)") { i, b in
+        try i.zero(at: ksetOffset(b, b.ksets[0]), count: UInt64(Layout.ksetHeaderSize))
+    }
+    add("kset0-random", .refuse, "first kset after dirty_tail: header random bytes (dirty keys behind it)") { i, b in
+        var g = SplitMix(state: 0x0A5E_7010)
+        try i.write((0..<Layout.ksetHeaderSize).map { _ in UInt8.random(in: 0...255, using: &g) }, at: ksetOffset(b, b.ksets[0]))
+    }
+    add("kset0-foreign-stamp", .refuse, "first kset after dirty_tail: gen_stamp of another generation, resealed") { i, b in
+        try mutate(KeySet.Header.self, i, at: ksetOffset(b, b.ksets[0]), reseal: false) { $0.genStamp ^= 0x100 }
+        try resealKset(i, at: ksetOffset(b, b.ksets[0]), keyNum: Layout.ksetKeysMax)
+    }
+    // Leftovers behind the log end: valid ksets with keys for the same extents (pointing at the wrong
+    // data), stamped with another generation: of an earlier use of the key segment (its generation
+    // before the last reclaim), of an earlier owner (another cache's random generation), of a format
+    // version 1 cache (stamp 0). Not damage: the log ends at its zero header, every extent reads back.
+    for (n, what, stamp) in [("reused-segment", "the segment's previous generation", { (b: Built) in b.stamp(b.end.segment) &- 1 }),
+                             ("earlier-owner", "an earlier owner's generation", { (b: Built) in
+                                 KeySet.stamp(generation: CacheWriter<SparseImage>.firstGenerations(count: 1, seed: 99)[0]) }),
+                             ("version-1", "stamp 0 (version 1)", { (b: Built) in 0 })] as [(String, String, (Built) -> UInt32)] {
+        add("leftover-\(n)", .recover, "valid ksets stamped with \(what) behind the log end", check: .clean) { i, b in
+            var at = UInt64(b.end.offset) + UInt64(Layout.ksetHeaderSize) + 64
+            for m in 0..<3 {
+                let keys = (0..<20).map { k in
+                    CacheKey(offset: Base.extentOffset(m * 20 + k), length: UInt32(Base.extentSize), cacheSegment: b.dataSegment,
+                             cacheSegmentOffset: UInt32(k * Base.extentSize), segmentGen: b.generations[Int(b.dataSegment)])
+                }
+                let k = KeySet(keys: keys, stamp: stamp(b))
+                try i.write(k.encoded(), at: Layout.dataOffset(segment: b.segments[Int(b.end.segment)], offset: at))
+                at += UInt64(k.size)
+            }
+        }
     }
 
     // Keys (key 5 of the first kset, resealed so only the bounds check can catch it).
