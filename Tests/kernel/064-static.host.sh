@@ -14,3 +14,13 @@ test_module_sparse_and_w1_clean() {
 test_swift_warnings_as_errors() {
 	"$REPO/Tests/reliability/static-checks.sh" swift || fail "Swift warnings (built with -warnings-as-errors, see above)"
 }
+
+# pcachectl runs from udev at boot: no subprocesses (a Foundation Process was seen to hang after its
+# child exited). Every subprocess API is refused anywhere in Sources/, comments included: signatures
+# come from libblkid, autostart hands off through udev's SYSTEMD_WANTS.
+test_no_subprocesses_in_sources() {
+	local re='(^|[^A-Za-z0-9_])(Process\(\)|Process\.run|NSTask|posix_spawn[a-z_]*|popen\(|system\(|v?fork\(|exec(l|lp|le|v|vp|vpe|ve)\()'
+	local hits
+	hits=$(grep -rnE "$re" "$REPO/Sources" | sed "s|^$REPO/||" || true)
+	[[ -z "$hits" ]] || fail "subprocess API in Sources/: $(head -n 5 <<<"$hits" | tr '\n' '|')"
+}
