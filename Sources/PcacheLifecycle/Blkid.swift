@@ -14,6 +14,12 @@ public struct BlkidSignature: Hashable, Sendable, CustomStringConvertible {
     /// Byte offset of the magic (SBMAGIC_OFFSET or PTMAGIC_OFFSET), when libblkid reports it.
     public var offset: UInt64?
 
+    public init(type: String, usage: String, offset: UInt64?) {
+        self.type = type
+        self.usage = usage
+        self.offset = offset
+    }
+
     public var description: String {
         "\(type) (\(usage)" + (offset.map { ", magic at byte \($0)" } ?? "") + ")"
     }
