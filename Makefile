@@ -79,6 +79,7 @@ install: module tool
 	done
 	install -d $(DESTDIR)/usr/lib/systemd/system
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' udev/pcache.service >$(DESTDIR)/usr/lib/systemd/system/pcache.service
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' udev/pcache-apply@.service >'$(DESTDIR)/usr/lib/systemd/system/pcache-apply@.service'
 	install -D -m 0644 udev/pcache.conf.example $(DESTDIR)$(PREFIX)/share/doc/pcache/pcache.conf.example
 	install -D -m 0644 Docs/completions/pcachectl.bash $(DESTDIR)/usr/share/bash-completion/completions/pcachectl
 	install -D -m 0644 Docs/completions/pcachectl.zsh $(DESTDIR)/usr/share/zsh/vendor-completions/_pcachectl

@@ -19,6 +19,8 @@ let package = Package(
                        providers: [.apt(["libkmod-dev"])]),
         .systemLibrary(name: "CUdev", path: "Sources/CUdev", pkgConfig: "libudev",
                        providers: [.apt(["libudev-dev"])]),
+        .systemLibrary(name: "CBlkid", path: "Sources/CBlkid", pkgConfig: "blkid",
+                       providers: [.apt(["libblkid-dev"])]),
         .target(name: "PcacheFormat", dependencies: [
             "CPcacheFormat",
             .product(name: "SystemPackage", package: "swift-system"),
@@ -28,7 +30,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .target(name: "PcacheLifecycle", dependencies: [
-            "CKmod", "CUdev", "PcacheFormat", "PcacheSysfs",
+            "CKmod", "CUdev", "CBlkid", "PcacheFormat", "PcacheSysfs",
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .executableTarget(name: "pcachectl", dependencies: [
@@ -39,6 +41,6 @@ let package = Package(
         .testTarget(name: "PcacheFormatTests", dependencies: ["PcacheFormat", "CPcacheFormat"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PcacheSysfsTests", dependencies: ["PcacheSysfs"]),
-        .testTarget(name: "PcacheCtlTests", dependencies: ["pcachectl", "PcacheFormat", "PcacheSysfs"]),
+        .testTarget(name: "PcacheCtlTests", dependencies: ["pcachectl", "PcacheFormat", "PcacheSysfs", "PcacheLifecycle"]),
     ]
 )

@@ -243,8 +243,7 @@ static int cache_dev_sb_load(struct pcache_cache_dev *cache_dev, bool force)
 	struct pcache_sb_onmedia sb[PCACHE_META_COPIES];
 	char why[PCACHE_META_COPIES][96];
 	bool valid[PCACHE_META_COPIES];
-	bool any_magic = false;
-	int i, use = -1;
+	int i, use = -1, zero_magic = 0;
 
 	for (i = 0; i < PCACHE_META_COPIES; i++) {
 		void *src = cache_dev_addr(cache_dev, off[i], sizeof(sb[i]));
@@ -254,20 +253,24 @@ static int cache_dev_sb_load(struct pcache_cache_dev *cache_dev, bool force)
 			valid[i] = false;
 			continue;
 		}
-		if (le64_to_cpu(sb[i].magic) == PCACHE_MAGIC)
-			any_magic = true;
+		if (!sb[i].magic)
+			zero_magic++;
 		valid[i] = cache_dev_sb_valid(cache_dev, &sb[i], why[i], sizeof(why[i]));
 		if (valid[i] && use < 0)
 			use = i;
 	}
 
+	/*
+	 * Only a zero magic in every copy means never formatted. Anything else (random bytes, a bad crc,
+	 * a media error) may sit in front of dirty data: format would destroy it, so never advise it.
+	 */
 	if (use < 0) {
-		if (!any_magic)
+		if (zero_magic == PCACHE_META_COPIES)
 			cache_dev_err(cache_dev, "%s is not formatted, run 'pcachectl format'",
 				      cache_dev->path);
 		else
-			cache_dev_err(cache_dev, "%s: no valid superblock: copy 0: %s; copy 1: %s",
-				      cache_dev->path, why[0], why[1]);
+			cache_dev_err(cache_dev, "%s: both superblock copies damaged (copy 0: %s; copy 1: %s); run 'pcachectl check %s'",
+				      cache_dev->path, why[0], why[1], cache_dev->path);
 		return -EINVAL;
 	}
 	if (!valid[!use])

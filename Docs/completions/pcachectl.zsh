@@ -427,8 +427,8 @@ _pcachectl_probe() {
 _pcachectl_autostart() {
     local -i ret=1
     local -ar arg_specs=(
-        '--udev[Called from a udev rule (quiet unless something is started).]'
-        '--foreground[Apply in this process instead of handing it off.]'
+        '--udev[Print udev KEY=value lines naming what to start, and start nothing.]'
+        '--foreground[Apply in this process (the default without --udev; kept for scripts).]'
         ':device:'
         '--config[Configuration file (default $PCACHE_CONFIG or /etc/pcache/pcache.conf).]:file:'
         '--version[Show the version.]'

@@ -13,17 +13,54 @@ public struct ImageIOError: Error, Hashable, Sendable, CustomStringConvertible {
     public var errno: Int32
     /// Byte offset of a failed read or write.
     public var offset: UInt64?
+    /// What the path is when that is the reason ("a FIFO (named pipe)"); the system call itself worked.
+    public var fileType: String?
 
-    public init(path: String, operation: String, errno: Int32, offset: UInt64? = nil) {
+    public init(path: String, operation: String, errno: Int32, offset: UInt64? = nil, fileType: String? = nil) {
         self.path = path
         self.operation = operation
         self.errno = errno
         self.offset = offset
+        self.fileType = fileType
     }
 
     public var description: String {
+        if let fileType { return "\(path) is \(fileType), neither a block device nor a regular image file" }
         let what = offset.map { "\(operation) at offset \($0)" } ?? operation
         return "cannot \(what) \(path): \(String(cString: strerror(errno)))"
+    }
+}
+
+/// What a device or image path names: the only two kinds of file pcachectl reads or writes as an image.
+public enum ImageFileKind: Hashable, Sendable {
+    /// A block device, with its device number (st_rdev).
+    case blockDevice(rdev: UInt64)
+    case regularFile
+
+    /// What `path` is, from stat(2), which never opens it: open(2) of a FIFO blocks until a writer comes,
+    /// and a character device or socket is no image either. Symbolic links are followed (/dev/disk/by-id).
+    /// `format`, `check` and `dump` all go through here before they open anything.
+    /// - Throws: `ImageIOError` ("stat") when the path cannot be looked up; `ImageIOError` with `fileType`
+    ///   set (errno ENODEV) naming the type of anything else.
+    public init(path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw ImageIOError(path: path, operation: "stat", errno: errno) }
+        switch st.st_mode & S_IFMT {
+        case S_IFBLK: self = .blockDevice(rdev: UInt64(st.st_rdev))
+        case S_IFREG: self = .regularFile
+        case let type: throw ImageIOError(path: path, operation: "use", errno: ENODEV, fileType: Self.name(of: type))
+        }
+    }
+
+    static func name(of type: mode_t) -> String {
+        switch type {
+        case S_IFIFO: "a FIFO (named pipe)"
+        case S_IFCHR: "a character device"
+        case S_IFDIR: "a directory"
+        case S_IFSOCK: "a socket"
+        case S_IFLNK: "a symbolic link"
+        default: "a file of type \(String(type, radix: 8))"
+        }
     }
 }
 
@@ -119,7 +156,10 @@ public final class FileImage: ImageSink {
     public init(path: String, writable: Bool = false, exclusive: Bool = false, chunkSize: Int = 4 << 20) throws {
         self.path = path
         self.chunkSize = chunkSize
-        var flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC
+        _ = try ImageFileKind(path: path)
+        // O_NONBLOCK: should the path turn into a FIFO after the stat above, open returns instead of
+        // waiting for a writer, and the fstat below refuses it. Cleared again before any I/O.
+        var flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK
         if exclusive { flags |= O_EXCL }
         let fd = open(path, flags)
         guard fd >= 0 else { throw ImageIOError(path: path, operation: "open", errno: errno) }
@@ -128,6 +168,11 @@ public final class FileImage: ImageSink {
             let e = errno
             close(fd)
             throw ImageIOError(path: path, operation: "stat", errno: e)
+        }
+        guard fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0 else {
+            let e = errno
+            close(fd)
+            throw ImageIOError(path: path, operation: "open", errno: e)
         }
         isBlockDevice = (st.st_mode & S_IFMT) == S_IFBLK
         if isBlockDevice {
@@ -146,7 +191,7 @@ public final class FileImage: ImageSink {
             size = UInt64(st.st_size)
         } else {
             close(fd)
-            throw ImageIOError(path: path, operation: "use (not a block device or regular file)", errno: ENODEV)
+            throw ImageIOError(path: path, operation: "use", errno: ENODEV, fileType: ImageFileKind.name(of: st.st_mode & S_IFMT))
         }
         self.fd = fd
     }

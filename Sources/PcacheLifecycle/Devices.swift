@@ -135,7 +135,10 @@ public enum SuperblockReader {
                 reasons.append("copy \(copy): \(error)")
             }
         }
-        return sawMagic ? .damaged(reasons.joined(separator: "; ")) : .foreign
+        // The same words as the kernel's refusal: damage is never "not formatted" (format would destroy
+        // whatever dirty data is still behind the superblock).
+        return sawMagic ? .damaged("both superblock copies damaged (\(reasons.joined(separator: "; "))); "
+                                   + "run 'pcachectl check \(path)'") : .foreign
     }
 }
 

@@ -15,7 +15,10 @@ struct Tool {
         return URL(fileURLWithPath: "pcachectl")
     }
 
-    static func run(_ arguments: [String], root: URL?, config: URL? = nil) throws -> (status: Int32, out: String, err: String) {
+    /// Runs pcachectl; a run that outlives `timeout` seconds is killed and reported with status -1, so that a
+    /// hang shows up as a failure instead of stopping the suite.
+    static func run(_ arguments: [String], root: URL?, config: URL? = nil,
+                    timeout: Double? = nil) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -27,6 +30,15 @@ struct Tool {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let timeout {
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return (-1, "", "timed out after \(timeout) s")
+            }
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

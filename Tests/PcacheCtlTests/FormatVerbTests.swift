@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import PcacheFormat
+import PcacheLifecycle
+import SystemPackage
 import Testing
 
 /// `pcachectl format`, `check` and `dump` on image files in a temporary directory.
@@ -78,6 +80,48 @@ import Testing
         #expect(try run(["check", path]).status == 0, "a forced format leaves a clean device")
     }
 
+    /// squashfs 4: magic "hsqs" at byte 0 and s_major 4 at byte 28. Not in pcachectl's own list
+    /// (ForeignSignature), so only the libblkid probe can refuse it.
+    func squashfs(_ name: String) throws -> String {
+        let path = try image(name)
+        try poke(path, at: 0, Array("hsqs".utf8))
+        try poke(path, at: 28, [4, 0])
+        return path
+    }
+
+    @Test("libblkid finds a squashfs signature that pcachectl's own list does not know")
+    func blkidProbe() throws {
+        let path = try squashfs("sq0.img")
+        #expect(try ForeignSignature.detect(in: try FileImage(path: path)).isEmpty)
+        let found = try BlkidProbe(path: path).signatures()
+        #expect(found == [BlkidSignature(type: "squashfs", usage: "filesystem", offset: 0)], "\(found)")
+        #expect(try BlkidProbe(path: try image("empty.img")).signatures().isEmpty)
+        #expect(throws: Errno.noSuchFileOrDirectory) { try BlkidProbe(path: dir.appendingPathComponent("nope").path) }
+    }
+
+    @Test("format refuses a signature only libblkid knows (65), and overwrites it with --force")
+    func refusesBlkidOnly() throws {
+        let path = try squashfs("sq1.img")
+        let r = try run(["format", path])
+        #expect(r.status == 65, "\(r.err)")
+        #expect(r.err.contains("squashfs signature (filesystem, magic at byte 0, found by libblkid)"), "\(r.err)")
+        let forced = try run(["format", "--force", "--json", path])
+        #expect(forced.status == 0, "\(forced.err)")
+        #expect(forced.out.contains("squashfs"), "\(forced.out)")
+        #expect(try BlkidProbe(path: path).signatures().isEmpty, "the forced format leaves no squashfs magic")
+    }
+
+    @Test("check, dump and format refuse a FIFO promptly (69), naming it, instead of blocking in open",
+          arguments: ["check", "dump", "format"])
+    func refusesFIFO(verb: String) throws {
+        let fifo = dir.appendingPathComponent("fifo-\(verb)").path
+        try #require(mkfifo(fifo, 0o600) == 0)
+        let r = try Tool.run([verb, fifo], root: nil, timeout: 10)
+        #expect(r.status == 69, "\(r.err)")
+        #expect(r.err == "pcachectl: \(verb): \(fifo) is a FIFO (named pipe), neither a block device nor a regular image file\n",
+                "\(r.err)")
+    }
+
     @Test("format refuses a real ext4 filesystem made by mkfs.ext4")
     func refusesExt4() throws {
         let mkfs = try #require(["/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"].first { FileManager.default.isExecutableFile(atPath: $0) },
@@ -125,6 +169,20 @@ import Testing
         #expect(problems.contains { $0["code"] as? String == "no_valid_copy" && $0["severity"] as? String == "fatal" })
         #expect(problems.contains { $0["code"] as? String == "crc_mismatch" && $0["offset"] as? Int == 8192 })
         #expect(problems.allSatisfy { $0["stored"] == nil && $0["message"] is String && $0["region"] is String })
+    }
+
+    @Test("check of superblocks overwritten with random bytes reports damage, never an unformatted device (65)")
+    func randomSuperblocks() throws {
+        let path = try image("rnd.img")
+        #expect(try run(["format", path]).status == 0)
+        var rng = SystemRandomNumberGenerator()
+        try poke(path, at: 4096, (0..<8192).map { _ in UInt8.random(in: 1...255, using: &rng) })
+        let c = try run(["check", path])
+        #expect(c.status == 65, "\(c.out)")
+        #expect(c.out.contains("superblock at offset 4096: no valid copy"), "\(c.out)")
+        #expect(c.out.contains("superblock copy 0 at offset 4104: bad magic") && c.out.contains("copy 1 at offset 8200: bad magic"),
+                "\(c.out)")
+        #expect(!c.out.contains("no pcache superblock") && !c.out.contains("format"), "\(c.out)")
     }
 
     @Test("check and dump of a zeroed file report no superblock (65)")

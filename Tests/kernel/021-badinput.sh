@@ -150,10 +150,10 @@ EOF
 
 test_register_bad_superblock() {
 	local c
-	for c in "version 2|no valid superblock: copy 0: unsupported format version 2 \(module supports 1\); copy 1: unsupported format version 2" \
-		"feature_incompat 0x4|copy 0: unknown incompat features 0x4; copy 1: unknown incompat" \
-		"seg_num 100000|copy 0: seg_num 100000 does not fit the device" \
-		"crc 0x12345678|copy 0: crc mismatch; copy 1: crc mismatch"; do
+	for c in "version 3|both superblock copies damaged \(copy 0: unsupported format version 3 \(module supports 2\); copy 1: unsupported format version 3" \
+		"feature_incompat 0x4|both superblock copies damaged \(copy 0: unknown incompat features 0x4; copy 1: unknown incompat" \
+		"seg_num 100000|both superblock copies damaged \(copy 0: seg_num 100000 does not fit the device" \
+		"crc 0x12345678|both superblock copies damaged \(copy 0: crc mismatch; copy 1: crc mismatch\); run 'pcachectl check $PMEM'$"; do
 		fresh_format >/dev/null
 		patch_sb 0,1 ${c%%|*}
 		bad_table <<EOF
@@ -167,6 +167,30 @@ EOF
 	expect_write_ok $REG "path=$PMEM"
 	expect_kmsg "superblock copy 0 invalid \(crc mismatch\), using copy 1; run 'pcachectl check' to repair"
 	expect_write_ok $UNREG cache_dev_id=0
+	fresh_format >/dev/null
+}
+
+# Both superblock copies overwritten with random bytes: damage, not a device that was never
+# formatted. The refusal must point to check and must not advise format, which would destroy the
+# dirty data that may still be on the device.
+test_register_random_superblocks() {
+	fresh_format >/dev/null
+	python3 - "$PMEM" <<'PY' || fail "overwrite the superblocks of $PMEM"
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+data = bytearray(os.urandom(8192))
+for off in (8, 4096 + 8):	# a random magic is never zero, but make sure
+    data[off] |= 1
+os.pwrite(fd, bytes(data), 4096)
+os.fsync(fd)
+os.close(fd)
+PY
+	blockdev --flushbufs "$PMEM"
+	kmsg_mark
+	bad_table <<EOF
+$REG	path=$PMEM	EINVAL	$PMEM: both superblock copies damaged \(copy 0: bad magic 0x[0-9a-f]+; copy 1: bad magic 0x[0-9a-f]+\); run 'pcachectl check $PMEM'$
+EOF
+	! kmsg_since_mark | grep -q 'not formatted\|pcachectl format' || fail "damage called unformatted: $(kmsg_since_mark | tail -n 1)"
 	fresh_format >/dev/null
 }
 

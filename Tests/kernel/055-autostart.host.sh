@@ -4,10 +4,10 @@
 # the real udev path: boot 1 formats the pmem, starts a backing device, writes data and records
 # the configuration; QEMU is killed (dirty data may still sit in pmem). Boot 2 installs the
 # configuration and 69-pcache.rules, starts a real systemd-udevd and triggers the block devices:
-# probe marks the pmem as cache_dev, autostart hands `pcachectl apply` off, /dev/pcacheN and
+# probe marks the pmem as cache_dev, autostart names the entry to start, /dev/pcacheN and
 # /dev/pcache/by-name/data appear without any pcachectl command, and the data reads back intact.
 # (The module is preloaded in boot 2 as an installed module would be; depmod takes minutes
-# under emulation. There is no systemd in the guest, so autostart uses its detached fallback.)
+# under emulation. There is no systemd in the guest, so the rule applies from RUN.)
 
 TIMEOUT=900
 

@@ -18,3 +18,13 @@ test_swift_warnings_as_errors() {
 test_no_plain_pmem_loads() {
 	"$REPO/Tests/reliability/static-checks.sh" pmem || fail "plain CPU loads from pmem in KernelShim (see above)"
 }
+
+# pcachectl runs from udev at boot: no subprocesses (a Foundation Process was seen to hang after its
+# child exited). Every subprocess API is refused anywhere in Sources/, comments included: signatures
+# come from libblkid, autostart hands off through udev's SYSTEMD_WANTS.
+test_no_subprocesses_in_sources() {
+	local re='(^|[^A-Za-z0-9_])(Process\(\)|Process\.run|NSTask|posix_spawn[a-z_]*|popen\(|system\(|v?fork\(|exec(l|lp|le|v|vp|vpe|ve)\()'
+	local hits
+	hits=$(grep -rnE "$re" "$REPO/Sources" | sed "s|^$REPO/||" || true)
+	[[ -z "$hits" ]] || fail "subprocess API in Sources/: $(head -n 5 <<<"$hits" | tr '\n' '|')"
+}

@@ -13,7 +13,7 @@ set -euo pipefail
 
 PKGS=(
 	qemu-system-x86 busybox-static kmod cpio xz-utils gzip fio e2fsprogs xfsprogs dmsetup
-	udev libkmod-dev libudev-dev ndctl sparse bcache-tools gnuplot-nox gcc make
+	udev libkmod-dev libudev-dev libblkid-dev ndctl sparse bcache-tools gnuplot-nox gcc make
 	util-linux coreutils python3
 )
 KERNEL_RE='^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$'

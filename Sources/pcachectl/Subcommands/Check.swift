@@ -15,7 +15,8 @@ extension PcacheCtl {
                 Exit status: 0 clean, 2 repairable damage only (the kernel still reads the device, e.g. one \
                 damaged copy of a two-copy record or a torn kset at the end of the log), 65 fatal damage \
                 (the kernel would refuse the device or a cache on it, or cached data is damaged), 69 no such \
-                device, 74 I/O error, 77 permission denied.
+                device, or not a block device or regular file (a FIFO is refused before it is opened), \
+                74 I/O error, 77 permission denied.
 
                 EXAMPLES:
                   pcachectl check /dev/pmem0

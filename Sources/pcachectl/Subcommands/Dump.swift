@@ -13,7 +13,8 @@ extension PcacheCtl {
                 --json prints the same with a schema_version; --json also lists every chain segment.
 
                 Exit status: 0 dumped (even with problems: run check to classify them), 65 no usable \
-                superblock, 69 no such device, 74 I/O error, 77 permission denied.
+                superblock, 69 no such device, or not a block device or regular file (a FIFO is refused \
+                before it is opened), 74 I/O error, 77 permission denied.
 
                 EXAMPLES:
                   pcachectl dump /dev/pmem0

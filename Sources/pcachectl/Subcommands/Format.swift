@@ -2,6 +2,8 @@
 import ArgumentParser
 import Foundation
 import PcacheFormat
+import PcacheLifecycle
+import SystemPackage
 
 extension PcacheCtl {
     struct Format: ParsableCommand {
@@ -11,13 +13,15 @@ extension PcacheCtl {
                 DEVICE is a DAX-capable pmem block device of at least 512 MiB, or a regular image file (for \
                 tests). The device is refused when it is too small, not DAX-capable, in use (mounted, held by \
                 another device, or open exclusively), or when it carries a pcache superblock or another known \
-                signature (filesystem, partition table, RAID, LVM, bcache, swap, LUKS; blkid -p is asked too) \
-                unless --force is given. Everything before segment 0 (the 64 backing records included) and the \
-                last 128 KiB of the device are zeroed, so no stale record or foreign signature survives; the \
-                superblock is written last and made durable with fsync.
+                signature (filesystem, partition table, RAID, LVM, bcache, swap, LUKS, and every other format \
+                libblkid probes for, as wipefs does) unless --force is given; when libblkid cannot probe the \
+                device, format refuses too (exit 74) unless --force is given. Everything before segment 0 (the \
+                64 backing records included) and the last 128 KiB of the device are zeroed, so no stale record or \
+                foreign signature survives; the superblock is written last and made durable with fsync.
 
                 Exit status: 0 formatted, 64 usage, 65 the device carries data and --force was not given, \
-                69 no such device, too small or not DAX-capable, 74 I/O error, 75 in use, 77 permission denied.
+                69 no such device, not a block device or regular file, too small or not DAX-capable, 74 I/O \
+                error (or libblkid could not probe), 75 in use, 77 permission denied.
 
                 EXAMPLES:
                   pcachectl format /dev/pmem0
@@ -85,16 +89,11 @@ struct DeviceFormat {
     var label: String
 
     func run() throws -> FormatReport {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
-            let e = errno
-            throw CommandFailure(ExitStatus(errno: e), "cannot open \(path): \(String(cString: strerror(e)))")
+        let block: BlockDevice?
+        switch try ImageFileKind(path: path) {
+        case .blockDevice(let rdev): block = BlockDevice(rdev: rdev)
+        case .regularFile: block = nil
         }
-        let kind = st.st_mode & S_IFMT
-        guard kind == S_IFBLK || kind == S_IFREG else {
-            throw CommandFailure(.unavailable, "\(path) is neither a block device nor a regular image file")
-        }
-        let block = kind == S_IFBLK ? BlockDevice(rdev: UInt64(st.st_rdev)) : nil
         // Size first: it needs no privileges and is the most common mistake.
         let size = try FileImage(path: path).size
         guard size >= Layout.deviceSizeMin else {
@@ -126,8 +125,22 @@ struct DeviceFormat {
         } else if existing.superblockCopies.contains(where: { if case .damaged(.badMagic) = $0 { false } else { true } }) {
             found.append("a damaged pcache superblock")
         }
-        found += try ForeignSignature.detect(in: image).map { "a \($0.name) signature (\($0.detail) at byte \($0.offset))" }
-        found += blkidTypes(path).map { "a \($0) signature (reported by blkid -p)" }
+        let own = try ForeignSignature.detect(in: image)
+        found += own.map { "a \($0.name) signature (\($0.detail) at byte \($0.offset))" }
+        do {
+            // libblkid knows far more formats than the list above; report those it adds.
+            for s in try BlkidProbe(path: path).signatures()
+            where !own.contains(where: { $0.offset == s.offset && Self.sameFormat($0.name, s.type) }) {
+                found.append("a \(s.type) signature (\(s.usage)" + (s.offset.map { ", magic at byte \($0)" } ?? "")
+                             + ", found by libblkid)")
+            }
+        } catch let e as Errno {
+            guard force else {
+                throw CommandFailure(.ioError, "\(path): libblkid could not probe it for other signatures: \(e); "
+                                     + "refusing to overwrite what it may carry without --force")
+            }
+            found.append("signatures libblkid could not probe for (\(e))")
+        }
         if !found.isEmpty && !force {
             throw CommandFailure(.dataError, "\(path) carries \(found.joined(separator: " and ")); "
                                  + "refusing to overwrite it without --force")
@@ -143,26 +156,9 @@ struct DeviceFormat {
                             usableBytes: sb.usableBytes, formatTime: sb.formatTime, overwritten: force ? found : [])
     }
 
-    /// TYPE/PTTYPE that `blkid -p` finds (low-level probe, no cache); empty when blkid is missing.
-    func blkidTypes(_ path: String) -> [String] {
-        guard let blkid = ["/usr/sbin/blkid", "/sbin/blkid", "/usr/bin/blkid"].first(where: {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }) else { return [] }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: blkid)
-        p.arguments = ["-p", "-o", "export", path]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        do { try p.run() } catch { return [] }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return [] }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
-            let kv = line.split(separator: "=", maxSplits: 1)
-            guard kv.count == 2, kv[0] == "TYPE" || kv[0] == "PTTYPE" else { return nil }
-            return String(kv[1])
-        }
+    /// Whether our name for a format and libblkid's TYPE/PTTYPE are the same format ("ext2/3/4" and "ext4").
+    static func sameFormat(_ ours: String, _ blkid: String) -> Bool {
+        ours == blkid || (ours == "ext2/3/4" && ["ext2", "ext3", "ext4", "jbd"].contains(blkid))
     }
 }
 
