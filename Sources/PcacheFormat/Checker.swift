@@ -559,10 +559,10 @@ private struct Walk<Image: ImageSource> {
             s.damage[n].keysBehind += s.keys
             s.damage[n].dirtyKeysBehind += s.dirtyKeys
             let d = s.damage[n]
-            report(.fatal, .logEndsInGarbage(region: region, offset: offset,
-                                             reason: "\(reason), but a valid kset of this log follows at \(d.endSegment):\(d.resumeOffset): "
-                                                + "the log is damaged inside and the module refuses to start; \(d.dirtyKeysBehind) dirty "
-                                                + "key(s) (\(d.keysBehind) in all) lie behind the damage"))
+            report(.fatal, .logDamagedInside(region: region, offset: offset,
+                                             reason: "it ends at \(d.endSegment):\(d.endOffset) (\(reason)) but a valid kset of this "
+                                                + "generation follows at \(d.endSegment):\(d.resumeOffset); \(d.dirtyKeysBehind) dirty "
+                                                + "key(s) (\(d.keysBehind) in all) lie behind the damage; the module refuses to start"))
         }
         pendingDamage = []
         if s.endSegment == dirtyTail.cacheSegment && s.endOffset == dirtyTail.segmentOffset { s.dirtyTailReached = true }

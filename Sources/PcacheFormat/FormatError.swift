@@ -91,6 +91,9 @@ public enum FormatError: Error, Hashable, Sendable {
     case logLoop(region: Region, offset: UInt64, chainIndex: UInt32)
     /// A kset header at the end of the log is neither zero nor a valid kset (a torn or corrupt write).
     case logEndsInGarbage(region: Region, offset: UInt64, reason: String)
+    /// The log ends (zero, damaged or foreign header) but a valid kset of the same generation follows in
+    /// the same key segment: damage inside the log; `reason` says what ended it and what lies behind.
+    case logDamagedInside(region: Region, offset: UInt64, reason: String)
     /// A log position (dirty_tail) that must lie on the log from key_tail was never reached.
     case positionNotOnLog(region: Region, offset: UInt64, chainIndex: UInt32, segmentOffset: UInt32)
     /// Cached data does not match the key's data_crc.
@@ -112,7 +115,7 @@ public enum FormatError: Error, Hashable, Sendable {
             .segmentCountOutOfRange(let o, _, _), .fieldOutOfRange(_, _, let o, _, _),
             .fieldMismatch(_, _, let o, _, _), .badString(_, _, let o, _), .keyCountOutOfRange(_, let o, _, _),
             .chainLoop(_, let o, _), .segmentOwnedTwice(_, let o, _, _), .chainLengthMismatch(_, let o, _, _),
-            .logLoop(_, let o, _), .logEndsInGarbage(_, let o, _), .positionNotOnLog(_, let o, _, _),
+            .logLoop(_, let o, _), .logEndsInGarbage(_, let o, _), .logDamagedInside(_, let o, _), .positionNotOnLog(_, let o, _, _),
             .dataCrcMismatch(_, let o, _, _), .copiesDiffer(_, let o), .sameSequence(_, let o, _),
             .notFormatted(let o):
             return o
@@ -130,7 +133,7 @@ public enum FormatError: Error, Hashable, Sendable {
             .noValidCopy(let r, _), .fieldOutOfRange(let r, _, _, _, _), .fieldMismatch(let r, _, _, _, _),
             .badString(let r, _, _, _), .keyCountOutOfRange(let r, _, _, _), .chainLoop(let r, _, _),
             .segmentOwnedTwice(let r, _, _, _), .chainLengthMismatch(let r, _, _, _), .logLoop(let r, _, _),
-            .logEndsInGarbage(let r, _, _), .positionNotOnLog(let r, _, _, _), .dataCrcMismatch(let r, _, _, _),
+            .logEndsInGarbage(let r, _, _), .logDamagedInside(let r, _, _), .positionNotOnLog(let r, _, _, _), .dataCrcMismatch(let r, _, _, _),
             .copiesDiffer(let r, _), .sameSequence(let r, _, _):
             return r
         }
@@ -158,6 +161,7 @@ public enum FormatError: Error, Hashable, Sendable {
         case .chainLengthMismatch: return "chain_length_mismatch"
         case .logLoop: return "log_loop"
         case .logEndsInGarbage: return "log_ends_in_garbage"
+        case .logDamagedInside: return "log_damaged_inside"
         case .positionNotOnLog: return "position_not_on_log"
         case .dataCrcMismatch: return "data_crc_mismatch"
         case .copiesDiffer: return "copies_differ"
@@ -183,7 +187,7 @@ public enum FormatError: Error, Hashable, Sendable {
         case .chainLoop(_, _, let s), .segmentOwnedTwice(_, _, let s, _): return .number(UInt64(s))
         case .chainLengthMismatch(_, _, let f, _): return .number(UInt64(f))
         case .logLoop(_, _, let c): return .number(UInt64(c))
-        case .logEndsInGarbage(_, _, let r): return .text(r)
+        case .logEndsInGarbage(_, _, let r), .logDamagedInside(_, _, let r): return .text(r)
         case .positionNotOnLog(_, _, let c, let o): return .text("\(c):\(o)")
         case .sameSequence(_, _, let s): return .number(UInt64(s))
         case .noValidCopy, .copiesDiffer, .notFormatted: return nil
@@ -209,6 +213,7 @@ public enum FormatError: Error, Hashable, Sendable {
         case .chainLoop, .segmentOwnedTwice: return .text("each segment once")
         case .logLoop: return .text("each key segment once")
         case .logEndsInGarbage: return .text("a zero kset header or a valid kset")
+        case .logDamagedInside: return .text("no valid kset of this generation behind the log end")
         case .positionNotOnLog: return .text("a kset boundary between key_tail and the log end")
         case .sameSequence: return .text("different sequence numbers")
         case .noValidCopy: return .text("at least one valid copy")
@@ -288,6 +293,8 @@ extension FormatError: CustomStringConvertible {
             return "kset log returns to cache segment \(c)"
         case .logEndsInGarbage(_, _, let r):
             return "log ends at a damaged kset header (\(r)); replay stops here"
+        case .logDamagedInside(_, _, let r):
+            return "kset log damaged inside: \(r)"
         case .positionNotOnLog(_, _, let c, let o):
             return "position \(c):\(o) is not on the kset log from key_tail"
         case .dataCrcMismatch(_, _, let s, let c):
