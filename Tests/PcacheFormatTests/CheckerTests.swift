@@ -58,19 +58,19 @@ let corruptions: [Corruption] = [
         try i.flip(at: Layout.superblockOffset(copy: 0) + 8)
         try i.flip(at: Layout.superblockOffset(copy: 1) + 8)
     },
-    Corruption(name: "first kset magic (before dirty_tail)", code: "position_not_on_log", severity: .fatal) { i, l in
+    Corruption(name: "first kset magic (before dirty_tail)", code: "log_damaged_inside", severity: .fatal) { i, l in
         try i.flip(at: ksetAt(l, 0) + 8)
     },
     // a damaged kset with a valid one right behind it is damage inside the log, not a torn write
-    Corruption(name: "middle kset key byte (valid kset follows)", code: "log_ends_in_garbage", severity: .fatal) { i, l in
+    Corruption(name: "middle kset key byte (valid kset follows)", code: "log_damaged_inside", severity: .fatal) { i, l in
         try i.flip(at: ksetAt(l, 1) + UInt64(Layout.ksetHeaderSize + 3))
     },
     Corruption(name: "last kset magic (after dirty_tail)", code: "log_ends_in_garbage", severity: .repairable) { i, l in
         try i.flip(at: ksetAt(l, 2) + 8)
     },
     // version and features
-    Corruption(name: "superblock version 2", code: "unsupported_version", severity: .fatal) { i, _ in
-        for c in 0..<2 { try i.resealSuperblock(copy: c) { $0.version = 2 } }
+    Corruption(name: "superblock version 3", code: "unsupported_version", severity: .fatal) { i, _ in
+        for c in 0..<2 { try i.resealSuperblock(copy: c) { $0.version = 3 } }
     },
     Corruption(name: "unknown incompat feature", code: "unknown_incompat_features", severity: .fatal) { i, _ in
         for c in 0..<2 { try i.resealSuperblock(copy: c) { $0.featureIncompat = 1 << 7 } }
@@ -135,7 +135,7 @@ let corruptions: [Corruption] = [
         try i.resealKeySet(at: ksetAt(l, 1)) { $0.keys[5].segmentGen = l.generations[Int($0.keys[5].cacheSegment)] + 1 }
     },
     Corruption(name: "key pointing into a key segment", code: "field_out_of_range", severity: .fatal) { i, l in
-        try i.resealKeySet(at: ksetAt(l, 0)) { $0.keys[0].cacheSegment = 0 }
+        try i.resealKeySet(at: ksetAt(l, 0)) { $0.keys[0].cacheSegment = 0; $0.keys[0].segmentGen = l.generations[0] }
     },
     // key counts
     Corruption(name: "kset key_num 200", code: "log_ends_in_garbage", severity: .repairable) { i, l in
@@ -176,7 +176,8 @@ let corruptions: [Corruption] = [
     },
     Corruption(name: "second backing sharing a segment", code: "segment_owned_twice", severity: .fatal) { i, _ in
         let w = try CacheWriter(image: i)
-        try w.write(BackingRecord(id: 1, state: .running, path: "/dev/vdb", deviceSectors: 1 << 20, firstSegment: 2, cacheSegments: 1),
+        try w.write(BackingRecord(id: 1, state: .running, path: "/dev/vdb", deviceSectors: 1 << 20, firstSegment: 2, cacheSegments: 1,
+                                      flags: BackingRecord.initDoneFlag),
                     slot0: Layout.backingRecordOffset(id: 1, copy: 0), stride: Layout.slotSize)
     },
     Corruption(name: "kset log looping back", code: "log_loop", severity: .fatal) { i, l in

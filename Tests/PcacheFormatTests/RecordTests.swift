@@ -199,8 +199,8 @@ enum GoldenRecords {
     func refusals() throws {
         let base = try GoldenRecords.superblock()
         var v = base
-        v.version = 2
-        #expect(throws: FormatError.unsupportedVersion(offset: 4096 + 4, found: 2, supported: 1)) { try v.validate(deviceSize: 1 << 30) }
+        v.version = 3
+        #expect(throws: FormatError.unsupportedVersion(offset: 4096 + 4, found: 3, supported: 2)) { try v.validate(deviceSize: 1 << 30) }
         var inc = base
         inc.featureIncompat = 0x10
         #expect(throws: FormatError.unknownIncompatFeatures(offset: 4096 + 24, bits: 0x10)) { try inc.validate(deviceSize: 1 << 30) }
