@@ -648,6 +648,7 @@ static int backing_dev_segs_get(struct pcache_backing_dev *backing_dev, const ch
 			return -EINVAL;
 		backing_dev->seg_ids = chain;
 		cache_dev->chains[backing_dev->id] = NULL;
+		backing_dev->nr_seg_ids = n;
 		backing_dev->segs_owned = true;
 		return 0;
 	}
@@ -668,6 +669,7 @@ static int backing_dev_segs_get(struct pcache_backing_dev *backing_dev, const ch
 		backing_dev->seg_ids = NULL;
 		return ret;
 	}
+	backing_dev->nr_seg_ids = n;
 	backing_dev->segs_owned = true;
 	return 0;
 }
@@ -685,8 +687,8 @@ static void backing_dev_segs_put(struct pcache_backing_dev *backing_dev, bool ke
 	if (keep) {
 		cache_dev->chains[backing_dev->id] = backing_dev->seg_ids;
 	} else {
-		segment_chain_release(cache_dev, backing_dev->seg_ids,
-				      le32_to_cpu(backing_dev->info.cache_segs));
+		/* not info.cache_segs: a failed start restores the old record first */
+		segment_chain_release(cache_dev, backing_dev->seg_ids, backing_dev->nr_seg_ids);
 		kvfree(backing_dev->seg_ids);
 	}
 	backing_dev->seg_ids = NULL;

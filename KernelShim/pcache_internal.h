@@ -158,6 +158,7 @@ struct pcache_backing_dev {
 	/* plumbing only */
 	u32			*seg_ids;	/* chain, info.cache_segs entries */
 	bool			segs_owned;	/* @seg_ids claimed in seg_bitmap */
+	u32			nr_seg_ids;	/* entries of @seg_ids (the record may change) */
 };
 
 /* Persist @backing_dev->info (caller holds info_lock). */
