@@ -55,7 +55,9 @@ test_info() {
 	seg_num=$(((size / 4096 * 4096 - 1048576) / 16777216))
 	grep -Eqx 'uuid: [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' <<<"$info" ||
 		fail "bad uuid line: $(grep uuid <<<"$info")"
-	grep -qx "version: 2" <<<"$info" || fail "version: $(grep version <<<"$info")"
+	local ver
+	ver=$(sed -n 's/^#define PCACHE_FORMAT_VERSION[[:space:]]*\([0-9]*\).*/\1/p' "$REPO/Sources/CPcacheFormat/include/pcache_format.h")
+	grep -qx "version: $ver" <<<"$info" || fail "version: $(grep version <<<"$info"), pcache_format.h says ${ver:-nothing}"
 	grep -qx "seg_num: $seg_num" <<<"$info" || fail "want seg_num $seg_num: $(grep seg_num <<<"$info")"
 	grep -qx "seg_used: 0" <<<"$info" || fail "$(grep seg_used <<<"$info")"
 	grep -qx "seg_size: 16777216" <<<"$info" || fail "$(grep seg_size <<<"$info")"

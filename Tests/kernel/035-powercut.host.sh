@@ -15,7 +15,7 @@
 # checks the backing disk alone.
 
 TIMEOUT=1800
-CUTS=${PCACHE_POWERCUTS:-10}
+CUTS=${PCACHE_POWERCUTS:-6}
 
 # shellcheck source=powercut.bash
 . "$REPO/Tests/kernel/powercut.bash"
@@ -67,7 +67,7 @@ test_replay_catches_flipped_data() {
 		sleep 600" || fail "writer VM did not boot"
 	vm_wait_for writer '^=== MARK written' 300 || fail "writer never wrote its block"
 	vm_kill writer
-	off=$(grep -obUaF -m1 "$token" "$media/pmem.img" | head -n 1 | cut -d: -f1)
+	off=$(python3 "$REPO/Tests/kernel/pmem_find.py" "$token" "$media/pmem.img")
 	[[ -n "$off" ]] || fail "the dirty block is not in the NVDIMM file"
 	python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(int(sys.argv[2])+1000); b=f.read(1); f.seek(-1,1); f.write(bytes([b[0]^0x5a]))" \
 		"$media/pmem.img" "$off" || fail "cannot flip the byte"

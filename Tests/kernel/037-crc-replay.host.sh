@@ -33,8 +33,8 @@ test_replay_bad_clean_key_is_not_older_data() {
 	vm_wait_for writer '^=== MARK (written|BAD-BACKING)' 300 || fail "the writer never finished its writes"
 	vm_kill writer
 	grep -qa '^=== MARK written' "$(vm_results writer)/console.log" || fail "B did not reach the backing disk"
-	grep -qaF "$a" "$media/pmem.img" || fail "A's cached block is not in the NVDIMM file (the test is broken)"
-	off=$(grep -obUaF -m1 "$b" "$media/pmem.img" | head -n 1 | cut -d: -f1)
+	python3 "$REPO/Tests/kernel/pmem_find.py" "$a" "$media/pmem.img" >/dev/null || fail "A's cached block is not in the NVDIMM file (the test is broken)"
+	off=$(python3 "$REPO/Tests/kernel/pmem_find.py" "$b" "$media/pmem.img")
 	[[ -n "$off" ]] || fail "B's cached block is not in the NVDIMM file"
 	python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(int(sys.argv[2])+1000); c=f.read(1); f.seek(-1,1); f.write(bytes([c[0]^0x5a]))" \
 		"$media/pmem.img" "$off" || fail "cannot flip the byte"

@@ -56,7 +56,11 @@ test_format_is_accepted_by_the_module() {
 	grep -qx "uuid: $uuid" $CD0/info || fail "module uuid differs: $(tr '\n' ' ' <$CD0/info), tool wrote $uuid"
 	grep -qx "label: xcheck" $CD0/info || fail "module label differs: $(tr '\n' ' ' <$CD0/info)"
 	grep -qx "seg_num: $segs" $CD0/info || fail "module seg_num differs: $(tr '\n' ' ' <$CD0/info), tool wrote $segs"
-	grep -qx "version: 1" $CD0/info || fail "module version: $(tr '\n' ' ' <$CD0/info)"
+	# The version both sides compile from the one layout header.
+	local ver
+	ver=$(sed -n 's/^#define PCACHE_FORMAT_VERSION[[:space:]]*\([0-9]*\).*/\1/p' "$REPO/Sources/CPcacheFormat/include/pcache_format.h")
+	[[ -n "$ver" ]] || fail "no PCACHE_FORMAT_VERSION in pcache_format.h"
+	grep -qx "version: $ver" $CD0/info || fail "module version: $(tr '\n' ' ' <$CD0/info), header says $ver"
 }
 
 test_format_refuses_the_registered_device() {

@@ -95,6 +95,10 @@ main() {
 	# Test functions in file order: definitions at the start of a line.
 	mapfile -t tests < <(grep -oE '^(function[[:space:]]+)?(test|selftest)_[A-Za-z0-9_]+[[:space:]]*\(\)' "$suite_file" |
 		sed -E 's/^(function[[:space:]]+)?//; s/[[:space:]]*\(\)$//' | awk '!seen[$0]++')
+	# VM_TESTS (vm.sh): only the tests whose names match this extended regex.
+	if [[ -n "${VM_TESTS:-}" ]]; then
+		mapfile -t tests < <(printf '%s\n' "${tests[@]}" | grep -E -- "$VM_TESTS")
+	fi
 
 	echo "=== SUITE START $suite (${#tests[@]} tests)"
 	suite_t0=$(now)

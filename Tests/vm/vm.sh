@@ -26,6 +26,8 @@
 # a suite may set TIMEOUT=<s> on a line of its own, and KERNEL_ARGS="..." for
 # extra guest kernel command line options), VM_TIMEOUT_SCALE (1,
 # multiplies suite timeouts on a slow host), RUN_ALL_TIMEOUT (2100 s),
+# VM_SUITES=REGEX makes run-all run only the suites whose file names match,
+# VM_TESTS=REGEX runs only the tests whose names match (extended regex),
 # VM_KEEP_IMAGES=1 keeps per-suite images after a passing run, VERBOSE=1
 # streams the guest console to the terminal, VM_PMEM_RAM=1 backs the
 # emulated pmem with preallocated host RAM (/dev/shm; the benchmark uses it).
@@ -392,6 +394,7 @@ vm_write_job() {
 		export PMEM=/dev/pmem0 BACKING=/dev/vda BACKING2=/dev/vdb RESULTS=/results
 		$([[ -n "${VM_WITH_4KN:-}" ]] && echo "export BACKING_4K=/dev/vdc")
 		export VM_BAD_KMSG=$(printf %q "$VM_BAD_KMSG")
+		$([[ -n "${VM_TESTS:-}" ]] && echo "export VM_TESTS=$(printf %q "$VM_TESTS")")
 		export PATH=$(printf %q "$VM_CACHE/bin"):"\$PATH"
 		$command
 	EOS
@@ -597,6 +600,7 @@ vm_run_host_suite() {
 	timeout=$(vm_suite_timeout "$file")
 	tests=$(grep -oE '^(function[[:space:]]+)?test_[A-Za-z0-9_]+[[:space:]]*\(\)' "$file" |
 		sed -E 's/^(function[[:space:]]+)?//; s/[[:space:]]*\(\)$//')
+	[[ -z "${VM_TESTS:-}" ]] || tests=$(grep -E -- "$VM_TESTS" <<<"$tests")
 	export SUITE_RESULTS=$dir
 	for test in $tests; do
 		t0=$(date +%s)
@@ -700,6 +704,7 @@ vm_run_all() {
 	mkdir -p "$RESULTS_ROOT"
 	local table=() t0
 	for f in $(ls "$REPO"/Tests/kernel/[0-9]*.sh 2>/dev/null | LC_ALL=C sort); do
+		[[ -z "${VM_SUITES:-}" || "$(basename "$f")" =~ ${VM_SUITES} ]] || continue
 		echo "==== $(basename "$f")"
 		SUITE_PASS=0 SUITE_FAIL=0 SUITE_SKIP=0
 		t0=$(date +%s)

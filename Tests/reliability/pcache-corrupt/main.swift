@@ -131,8 +131,28 @@ func buildBase<I: ImageSink>(_ image: I, backingPath: String, backingSectors: UI
             pos.offset += UInt32(k.size)
         }
     }
+    // The rest of the last key segment as a new cache leaves it: without anything of this log. The module
+    // scans it for ksets with this generation's stamp (a damaged log), and the generations here are seeded:
+    // the ksets an earlier engine run appended on this device would carry the same stamps.
+    try zeroSegmentTail(image, segment: log.segments[Int(pos.segment)], from: UInt64(pos.offset))
+    try image.sync()
     return Built(superblock: sb, segments: log.segments, generations: log.generations, ksets: log.ksetPositions,
                  lasts: lasts, end: pos, dataSegment: dataSegment ?? 1, backingSectors: backingSectors)
+}
+
+/// Zeroes the data area of `segment` from `from` on, writing only the chunks that are not zero already.
+func zeroSegmentTail<I: ImageSink>(_ image: I, segment: UInt32, from: UInt64) throws {
+    let chunk = 65536
+    let zeros = [UInt8](repeating: 0, count: chunk)
+    var off = from
+    while off < Layout.segmentDataSize {
+        let n = Int(min(UInt64(chunk), Layout.segmentDataSize - off))
+        let at = Layout.dataOffset(segment: segment, offset: off)
+        if try image.read(at: at, count: n).contains(where: { $0 != 0 }) {
+            try zeros.withUnsafeBytes { try image.write(UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: at) }
+        }
+        off += UInt64(n)
+    }
 }
 
 func readKset<I: ImageSource>(_ image: I, segments: [UInt32], at pos: (segment: UInt32, offset: UInt32)) throws -> KeySet {
@@ -279,7 +299,9 @@ func allCases() -> [Case] {
     add("sb-both-zero", .refuse, "both superblocks zeroed (not formatted)") { i, _ in
         for k in 0..<2 { try i.zero(at: Layout.superblockOffset(copy: k), count: Layout.superblockSlotSize) }
     }
-    add("sb-version", .refuse, "format version 2, resealed") { i, _ in try bothSuperblocks(i) { $0.version = 2 } }
+    add("sb-version", .refuse, "format version PCACHE_FORMAT_VERSION + 1, resealed") { i, _ in
+        try bothSuperblocks(i) { $0.version = UInt16(PCACHE_FORMAT_VERSION) + 1 }
+    }
     add("sb-version-0", .refuse, "format version 0, resealed") { i, _ in try bothSuperblocks(i) { $0.version = 0 } }
     add("sb-incompat", .refuse, "unknown incompat feature bit, resealed") { i, _ in
         try bothSuperblocks(i) { $0.featureIncompat = 0x8000_0000 }
@@ -363,6 +385,7 @@ func allCases() -> [Case] {
     add("backing-two-share-chain", .any, "record 1 (another disk) claims record 0's first segment") { i, b in
         var r = BackingRecord(id: 1, state: .running, path: "/dev/vdb", deviceSectors: 2_097_152,
                               firstSegment: b.segments[0], cacheSegments: Base.cacheSegments)
+        r.flags |= BackingRecord.initDoneFlag   // an initialised chain: a real claim
         r.seq = 1
         try i.write(r.encoded(), at: Layout.backingRecordOffset(id: 1, copy: 0))
     }
@@ -583,7 +606,10 @@ func allCases() -> [Case] {
         try mutateKey(i, b) { $0.cacheSegmentOffset = .max }
     }
     add("key-flags", .refuse, "unknown key flag") { i, b in try mutateKey(i, b) { $0.flags = 0x8000_0000 } }
-    add("key-gen-future", .any, "key seg_gen newer than its segment") { i, b in try mutateKey(i, b) { $0.segmentGen = 7 } }
+    add("key-gen-future", .any, "key seg_gen newer than its segment") { i, b in
+        // generations start at random values: newer is relative to the segment's own
+        try mutateKey(i, b) { $0.segmentGen = b.generations[Int($0.cacheSegment)] &+ 7 }
+    }
     add("data-crc-mismatch", .refuse, "data_crc on, one extent's data damaged", dataCRC: true) { i, b in
         let k = try readKset(i, segments: b.segments, at: b.ksets[0]).keys[5]
         try flip(i, at: Layout.dataOffset(segment: b.segments[Int(k.cacheSegment)], offset: UInt64(k.cacheSegmentOffset) + 100))
