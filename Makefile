@@ -27,7 +27,7 @@ help:
 	@echo "make test     Swift unit tests + every kernel suite in QEMU; ends with 'N passed, N failed'"
 	@echo "make deps     install the Debian packages and the 6.12 kernel (root, idempotent)"
 	@echo "make module   build $(MODULE) against the 6.12 headers (W=1)"
-	@echo "make tool     swift build -c release -> $(PCACHECTL)"
+	@echo "make tool     swift build -c release (static Swift runtime) -> $(PCACHECTL)"
 	@echo "make check    sparse + W=1 on the module"
 	@echo "make install  module, depmod, pcachectl, udev rule, man page on this host"
 	@echo "make fuzz     Tests/fuzz/run.sh"
@@ -46,8 +46,14 @@ module:
 check:
 	$(MAKE) -C $(KDIR_CMD) M=$(CURDIR)/KernelShim C=2 W=1 modules
 
+# Linked with the Swift runtime and Foundation statically: pcachectl needs no
+# Swift runtime on the host, and it starts ~8x faster (no dynamic loading of
+# Foundation; under QEMU's TCG 82 ms instead of 671 ms for `--version`),
+# which counts at boot, where udev runs it for every disk.
+SWIFT_STATIC := --static-swift-stdlib
+
 tool:
-	$(SWIFT) build -c release --product pcachectl
+	$(SWIFT) build -c release --product pcachectl $(SWIFT_STATIC)
 
 vm-prepare:
 	@Tests/vm/vm.sh prepare
@@ -107,7 +113,7 @@ bench: deps module tool
 # corrupted-media suites run, and the long versions of the reliability suites
 # (not part of `make test`); SOAK_ARGS="-n 10 -c 200" by default.
 reliability-tools:
-	$(SWIFT) build -c release --product pcache-corrupt
+	$(SWIFT) build -c release --product pcache-corrupt $(SWIFT_STATIC)
 
 soak: deps module tool reliability-tools
 	@Tests/soak/run.sh $(SOAK_ARGS)

@@ -9,7 +9,7 @@ test_hung_test_is_killed_and_named() {
 	local tmp=$SUITE_RESULTS/hang out
 	mkdir -p "$tmp"
 	cat >"$tmp/900-hang.sh" <<-'EOS'
-		TIMEOUT=45
+		TIMEOUT=20
 		test_sleeps_forever() { sleep 3600; }
 		test_never_reached() { true; }
 	EOS

@@ -221,8 +221,10 @@ test_different_disk_refused() {
 }
 
 test_concurrent_operations() {
-	local i pids=() out1 out2 f
-	# readers hammer every attribute while devices come and go
+	local i reader racers=() out1 out2 f
+	# a reader hammers every attribute while devices come and go (until the
+	# rounds end: a bare `wait` here would wait for it, rounds one by one)
+	rm -f /tmp/t020.stop
 	(
 		end=$((SECONDS + 60))
 		while ((SECONDS < end)); do
@@ -230,20 +232,25 @@ test_concurrent_operations() {
 			[[ -e /tmp/t020.stop ]] && break
 		done
 	) &
-	pids+=($!)
+	reader=$!
 	for i in 1 2 3; do
 		# two starts of the same disk race: exactly one wins, the other is EBUSY
 		pcache-rawwrite $ADM "op=backing-start,path=$BACKING" >/tmp/t020.a &
+		racers=($!)
 		pcache-rawwrite $ADM "op=backing-start,path=$BACKING" >/tmp/t020.b &
-		wait %2 %3 2>/dev/null
-		wait "${pids[@]:1}" 2>/dev/null
+		racers+=($!)
+		wait "${racers[@]}"
+		kill -0 "$reader" 2>/dev/null || echo "round $i: the attribute reader had already ended"
 		out1=$(cat /tmp/t020.a) out2=$(cat /tmp/t020.b)
 		[[ "$out1 $out2" == "OK EBUSY" || "$out1 $out2" == "EBUSY OK" ]] ||
 			{ touch /tmp/t020.stop; fail "round $i: concurrent starts gave '$out1' and '$out2'"; }
 		pcache-rawwrite $ADM "op=backing-start,path=$BACKING2" >/dev/null &
+		racers=($!)
 		pcache-rawwrite $BUS/cache_dev_unregister cache_dev_id=0 >/tmp/t020.u &
+		racers+=($!)
 		pcache-rawwrite $BUS/cache_dev_register "path=$PMEM" >/tmp/t020.r &
-		wait
+		racers+=($!)
+		wait "${racers[@]}"
 		[[ "$(cat /tmp/t020.u)" == EBUSY ]] || { touch /tmp/t020.stop; fail "unregister with backings gave $(cat /tmp/t020.u)"; }
 		[[ "$(cat /tmp/t020.r)" == EEXIST ]] || { touch /tmp/t020.stop; fail "second register gave $(cat /tmp/t020.r)"; }
 		for f in $CD0/backing_dev*; do
@@ -251,7 +258,7 @@ test_concurrent_operations() {
 		done
 	done
 	touch /tmp/t020.stop
-	wait
+	wait "$reader"
 	[[ "$(info_field seg_used)" == 0 ]] || fail "seg_used $(info_field seg_used) after the churn"
 	[[ -z $(ls /sys/block | grep pcache) ]] || fail "disks left: $(ls /sys/block | grep pcache)"
 }

@@ -108,10 +108,10 @@ test_split_toggled_under_io() {
 			echo 16 >$p; echo 0 >$p; echo 16 >$p; echo 1 >$p
 		done
 	) &
-	run_fio toggle-write --rw=randwrite --bsrange=64k-1m --size=96M --offset=384M --iodepth=16 \
-		--numjobs=2 --offset_increment=96M
-	run_fio toggle-read --rw=randwrite --bsrange=64k-1m --size=96M --offset=384M --iodepth=16 \
-		--numjobs=2 --offset_increment=96M --verify_only
+	run_fio toggle-write --rw=randwrite --bsrange=64k-1m --size=48M --offset=384M --iodepth=16 \
+		--numjobs=2 --offset_increment=48M
+	run_fio toggle-read --rw=randwrite --bsrange=64k-1m --size=48M --offset=384M --iodepth=16 \
+		--numjobs=2 --offset_increment=48M --verify_only
 	touch /tmp/t025.toggle.stop
 	wait
 	# any value is safe: out-of-range ones act as 16

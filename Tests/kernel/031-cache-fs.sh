@@ -2,9 +2,10 @@
 #
 # 031-cache-fs: filesystems on /dev/pcacheN. ext4 on /dev/vda and xfs on
 # /dev/vdb, each behind its own 64 MiB cache (two backing devices on one
-# cache device); a tree of files larger than the cache is checked by sha256
-# after umount/mount, after a clean backing stop/start, and after a module
-# reload (unregister, rmmod, insmod, register without formatting, start).
+# cache device); trees of files (~50 MiB each; ext4 gets a second one after
+# the restart, together more than its cache) are checked by sha256 after
+# umount/mount, after a clean backing stop/start, and after a module reload
+# (unregister, rmmod, insmod, register without formatting, start).
 
 TIMEOUT=900
 
@@ -30,17 +31,17 @@ teardown() {
 	cache_teardown
 }
 
-# make_tree DIR SEED: ~75 MiB in 150 files of 1 KiB .. 1 MiB in nested dirs
+# make_tree DIR SEED: ~50 MiB in 100 files of 1 KiB .. 1 MiB in nested dirs
 make_tree() {
 	local dir=$1 i sz
 	RANDOM=$2
-	for i in $(seq 150); do
+	for i in $(seq 100); do
 		mkdir -p "$dir/d$((i % 7))/e$((i % 3))"
 		sz=$(( (RANDOM % 1024 + 1) * 1024 ))
 		head -c $sz /dev/urandom >"$dir/d$((i % 7))/e$((i % 3))/f$i" || return 1
 	done
 	# a few overwrites in place and appends
-	for i in $(seq 1 10 150); do
+	for i in $(seq 1 10 100); do
 		dd if=/dev/urandom of="$dir/d$((i % 7))/e$((i % 3))/f$i" bs=512 count=3 seek=1 conv=notrunc status=none
 		head -c 5000 /dev/urandom >>"$dir/d$((i % 7))/e$((i % 3))/f$i"
 	done

@@ -15,7 +15,7 @@
 # checks the backing disk alone.
 
 TIMEOUT=1800
-CUTS=${PCACHE_POWERCUTS:-6}
+CUTS=${PCACHE_POWERCUTS:-4}
 
 # shellcheck source=powercut.bash
 . "$REPO/Tests/kernel/powercut.bash"

@@ -13,7 +13,7 @@
 # and checks the filesystem and the files on the backing disk alone.
 
 TIMEOUT=1500
-CUTS=${PCACHE_FS_POWERCUTS:-3}
+CUTS=${PCACHE_FS_POWERCUTS:-2}
 
 # shellcheck source=powercut.bash
 . "$REPO/Tests/kernel/powercut.bash"
