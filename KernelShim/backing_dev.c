@@ -1088,7 +1088,11 @@ ssize_t backing_records_show(struct pcache_cache_dev *cache_dev, char *buf)
 	rec = kmalloc(sizeof(*rec), GFP_KERNEL);
 	if (!rec)
 		return -ENOMEM;
-	mutex_lock(&cache_dev->lock);
+	/* a stop draining a slow disk holds the lock: a reader may give up */
+	if (mutex_lock_interruptible(&cache_dev->lock)) {
+		kfree(rec);
+		return -EINTR;
+	}
 	if (cache_dev->dying) {
 		ret = -ENODEV;
 		goto unlock;

@@ -610,12 +610,12 @@ static void cache_persist_for_stop(struct pcache_cache *cache)
 /*
  * Wait for writeback to reach the end of the log. Interruptible: a signal
  * to the caller ends the wait with -EINTR. Bounded: -EIO once writeback has
- * failed without progress for stall_timeout_s (cache_wb_stalled()). The
- * cache keeps running either way.
+ * failed without progress for stall_timeout_s (cache_wb_stalled()), and the
+ * drain itself has lasted that long. The cache keeps running either way.
  */
 static int cache_writeback_all(struct pcache_cache *cache)
 {
-	unsigned long logged = jiffies;
+	unsigned long logged = jiffies, started = jiffies;
 	bool persisted;
 	long left;
 
@@ -638,7 +638,13 @@ static int cache_writeback_all(struct pcache_cache *cache)
 				    DIV_ROUND_UP_ULL(atomic64_read(&cache->dirty_bytes), SZ_1M));
 			return -EINTR;
 		}
-		if (cache_wb_stalled(cache)) {
+		/*
+		 * Writeback that failed before the drain began (the disk may just
+		 * have recovered) gets stall_timeout_s of the drain's own time:
+		 * its first retry batch may take longer than the wait above.
+		 */
+		if (cache_wb_stalled(cache) &&
+		    time_after(jiffies, started + cache_wb_stall_secs() * HZ)) {
 			pcache_err("%s: stop: writeback failing (%d) without progress for over %u s, %llu MiB dirty stay in the cache",
 				   cache->name, READ_ONCE(cache->wb_last_err), cache_wb_stall_secs(),
 				   DIV_ROUND_UP_ULL(atomic64_read(&cache->dirty_bytes), SZ_1M));

@@ -46,7 +46,7 @@ public final class BlkidProbe {
         for rc in [blkid_probe_enable_superblocks(probe, 1), blkid_probe_set_superblocks_flags(probe, superblockFlags),
                    blkid_probe_enable_partitions(probe, 1), blkid_probe_set_partitions_flags(probe, BLKID_PARTS_MAGIC)]
         where rc < 0 {
-            blkid_free_probe(probe)
+            // every stored property is set: throwing now runs deinit, which frees the probe
             throw Errno(rawValue: errno != 0 ? errno : EINVAL)
         }
     }

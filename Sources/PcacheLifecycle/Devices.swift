@@ -30,6 +30,18 @@ public struct DiskIdentity: Sendable, Equatable, Codable {
         return nil
     }
 
+    public init(node: String, name: String, sizeBytes: UInt64, wwn: String? = nil, serial: String? = nil,
+                fsUUID: String? = nil, fsType: String? = nil, dax: Bool = false) {
+        self.node = node
+        self.name = name
+        self.sizeBytes = sizeBytes
+        self.wwn = wwn
+        self.serial = serial
+        self.fsUUID = fsUUID
+        self.fsType = fsType
+        self.dax = dax
+    }
+
     public init(device: UdevDevice, sysfsRoot: FilePath = "/") {
         name = device.sysname
         node = device.devnode ?? "/dev/\(device.sysname)"
@@ -100,9 +112,22 @@ public enum SuperblockReader {
 
     /// - Throws: `LifecycleError` when the device cannot be opened or read.
     public static func read(_ path: String) throws -> Outcome {
+        // Only a block device or an image file is opened, and never blocking: udev runs this at boot, and
+        // open(2) of a FIFO would wait for a writer.
+        do {
+            _ = try ImageFileKind(path: path)
+        } catch let e as ImageIOError {
+            let code: LifecycleError.Code = switch e.errno {
+            case ENOENT: .notFound
+            case EACCES, EPERM: .permissionDenied
+            case ENODEV: .invalidInput    // not a block device or a file: a FIFO, a directory, ...
+            default: .io
+            }
+            throw LifecycleError(code, e.description)
+        }
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(FilePath(path), .readOnly)
+            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.nonBlocking, .closeOnExec])
         } catch let errno as Errno {
             let code: LifecycleError.Code = switch errno {
             case .noSuchFileOrDirectory: .notFound

@@ -22,13 +22,37 @@ public struct RecordMembership: Sendable, Equatable {
         self.deviceNode = deviceNode
     }
 
-    /// Every record of every registered cache device; empty when the module is not loaded or lists no records.
-    public static func allRecords(tree: SysfsTree) -> [BackingRecord] {
-        guard tree.isModuleLoaded, let caches = try? tree.cacheIDs() else { return [] }
-        return caches.flatMap { (try? tree.backingRecords(of: $0)) ?? [] }
+    /// Every record of every registered cache device, and what kept records from being listed: a cache
+    /// device whose list cannot be read (not root: the attribute is 0400) or was cut short by the kernel.
+    /// Empty when the module is not loaded.
+    public static func allRecords(tree: SysfsTree) -> (records: [BackingRecord], problems: [String]) {
+        guard tree.isModuleLoaded else { return ([], []) }
+        let caches: [CacheID]
+        do { caches = try tree.cacheIDs() } catch { return ([], ["cache devices cannot be listed: \(error)"]) }
+        var records: [BackingRecord] = []
+        var problems: [String] = []
+        for cache in caches {
+            do {
+                guard let listing = try tree.backingRecordListing(of: cache) else {
+                    problems.append("\(cache): this module does not list its backing records")
+                    continue
+                }
+                records += listing.records
+                if listing.truncated {
+                    problems.append("\(cache): the kernel's list of backing records is truncated, records are missing")
+                }
+            } catch {
+                problems.append("\(cache): backing records unreadable: \(error)")
+            }
+        }
+        return (records, problems)
     }
 
-    /// The records among `records` that belong to `disk`.
+    /// The records among `records` that belong to `disk`: those the kernel would relate to the disk at
+    /// `backing start` (backing_record_relation()): the record the disk is started on; the same ident; when
+    /// both have an ident and they differ, only a path naming the disk (a weaker claim the kernel still
+    /// counts); else the device last started on it, or a path that names the disk (the same string, or a
+    /// node that resolves to the disk's device number).
     public static func of(_ disk: DiskIdentity, records: [BackingRecord], tree: SysfsTree) -> [RecordMembership] {
         let devText = (try? tree.readLine(tree.blockDirectory(name: disk.name).appending("dev")))?
             .trimmingCharacters(in: " \n")
@@ -38,10 +62,13 @@ public struct RecordMembership: Sendable, Equatable {
         }
         return records.filter { r in
             if r.started, let dev = r.dev { return dev == devText }
-            if !r.ident.isEmpty, let ident = disk.ident?.string { return ident == r.ident }
-            if let dev = r.dev { return dev == devText }
-            guard let diskDev, let recDev = DeviceProbe.deviceNumber(r.path) else { return false }
-            return recDev == diskDev
+            let byName = r.path == disk.node ||
+                (diskDev != nil && DeviceProbe.deviceNumber(r.path) == diskDev)
+            if !r.ident.isEmpty, let ident = disk.ident?.string {
+                return ident == r.ident || byName
+            }
+            if let dev = r.dev, dev == devText { return true }
+            return byName
         }.map { r in
             var m = RecordMembership(record: r, dirtyBytes: nil, deviceNode: nil)
             if r.started, let b = try? tree.backingDevice(r.id, in: r.cache) {

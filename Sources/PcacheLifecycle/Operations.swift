@@ -107,23 +107,30 @@ public struct Operations {
     /// Finds a backing record by "cache_devN/backing_devM" or by the disk path it records.
     public func findRecord(_ name: String) throws -> BackingRecord {
         var all: [BackingRecord] = []
+        var truncated: [CacheID] = []
         for cache in try tree.cacheIDs() {
-            guard let records = try tree.backingRecords(of: cache) else {
+            guard let listing = try tree.backingRecordListing(of: cache) else {
                 throw LifecycleError(.io, "the loaded pcache module does not list backing records (\(cache)/backing_records missing): load the module that comes with this pcachectl")
             }
-            all += records
+            all += listing.records
+            if listing.truncated { truncated.append(cache) }
+        }
+        // A record missing from a list the kernel cut short is not "no record".
+        func notFound(_ message: String) -> LifecycleError {
+            guard !truncated.isEmpty else { return LifecycleError(.notFound, message) }
+            return LifecycleError(.io, message + "; but the kernel's list of backing records of \(truncated.map { "\($0)" }.joined(separator: ", ")) is truncated (one page of text), so pcachectl cannot tell whether it exists")
         }
         let parts = name.split(separator: "/")
         if parts.count == 2, let c = CacheID(parsing: String(parts[0])), let b = BackingID(parsing: String(parts[1])) {
             if let hit = all.first(where: { $0.cache == c && $0.id == b }) { return hit }
-            throw LifecycleError(.notFound, "\(c)/\(b) is not a backing record in use")
+            throw notFound("\(c)/\(b) is not a backing record in use")
         }
         let hits = all.filter { $0.path == name }
         if hits.count == 1 { return hits[0] }
         if hits.count > 1 {
             throw LifecycleError(.invalidInput, "\(name) is recorded by \(hits.map(\.name).joined(separator: " and ")): name one as cache_devN/backing_devM")
         }
-        throw LifecycleError(.notFound, "no backing record '\(name)' (expected cache_devN/backing_devM or a recorded disk path)")
+        throw notFound("no backing record '\(name)' (expected cache_devN/backing_devM or a recorded disk path)")
     }
 
     /// Forgets a backing record that is not started: the kernel drops its cache, dirty data included.

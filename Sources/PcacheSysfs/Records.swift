@@ -77,9 +77,15 @@ public struct BackingRecord: Sendable, Equatable {
 extension SysfsTree {
     /// The records of a cache device; nil when the module has no `backing_records` (an older module).
     public func backingRecords(of cache: CacheID) throws -> [BackingRecord]? {
+        try backingRecordListing(of: cache)?.records
+    }
+
+    /// The records of a cache device and whether the kernel cut the list short (one page of text: with many
+    /// records and long paths the last ones are missing); nil when the module has no `backing_records`.
+    public func backingRecordListing(of cache: CacheID) throws -> (records: [BackingRecord], truncated: Bool)? {
         let file = path(.backingRecords, of: cache)
         guard fileExists(file) else { return nil }
-        return try BackingRecord.parse(try read(file), cache: cache, path: file).records
+        return try BackingRecord.parse(try read(file), cache: cache, path: file)
     }
 
     /// Drops a record that is not started, and with it whatever its cache holds.

@@ -26,6 +26,41 @@ import Testing
         #expect(DeviceUsers.of(blockName: "pcache0", tree: SysfsTree(root: FilePath(fake.root.path))).isEmpty)
     }
 
+    @Test("a record belongs to the disk its path names although another device was last started on it")
+    func membershipByPath() throws {
+        // As the kernel relates them (backing_record_relation): the disk came back as 8:32, the record
+        // remembers 8:16 and names /dev/sdc. It must not be listed as a record without a disk, which
+        // invites `backing forget --discard-dirty-data`.
+        let fake = try FakeSystem()
+        try fake.put("sys/block/sdc/dev", "8:32\n")
+        try fake.put("sys/bus/pcache/devices/cache_dev0/backing_records",
+                     "backing_id=1 state=running init_done=1 started=0 dev=8:16 dev_sectors=2048 ident= path=/dev/sdc\n")
+        let tree = SysfsTree(root: FilePath(fake.root.path))
+        let (records, problems) = RecordMembership.allRecords(tree: tree)
+        #expect(problems.isEmpty)
+        let disk = DiskIdentity(node: "/dev/sdc", name: "sdc", sizeBytes: 1 << 20)
+        #expect(RecordMembership.of(disk, records: records, tree: tree).map(\.record.name) == ["cache_dev0/backing_dev1"])
+        // a record with another ident still counts when its path names the disk (the kernel's weak claim)
+        let other = DiskIdentity(node: "/dev/sdc", name: "sdc", sizeBytes: 1 << 20, serial: "B")
+        try fake.put("sys/bus/pcache/devices/cache_dev0/backing_records",
+                     "backing_id=2 state=running init_done=1 started=0 dev=0:0 dev_sectors=2048 ident=serial-A path=/dev/sdc\n")
+        #expect(RecordMembership.of(other, records: RecordMembership.allRecords(tree: tree).records, tree: tree).count == 1)
+    }
+
+    @Test("records the kernel listed only in part, or not at all, are reported instead of missing silently")
+    func recordProblems() throws {
+        let fake = try FakeSystem()
+        try fake.put("sys/bus/pcache/devices/cache_dev0/backing_records",
+                     "backing_id=1 state=running init_done=1 started=0 dev=0:0 dev_sectors=2048 ident= path=/dev/sdc\ntruncated\n")
+        let tree = SysfsTree(root: FilePath(fake.root.path))
+        let (records, problems) = RecordMembership.allRecords(tree: tree)
+        #expect(records.count == 1)
+        #expect(problems.count == 1 && problems[0].contains("truncated"))
+        try fake.put("sys/bus/pcache/devices/cache_dev0/backing_records", "garbage\n")
+        let (none, unreadable) = RecordMembership.allRecords(tree: tree)
+        #expect(none.isEmpty && unreadable.count == 1 && unreadable[0].contains("unreadable"))
+    }
+
     @Test("probe tells a formatted image, a damaged one and a blank one apart")
     func probe() throws {
         let fake = try FakeSystem(module: false)

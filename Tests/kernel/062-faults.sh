@@ -45,11 +45,12 @@ requires() {
 
 SECTORS=$(blockdev --getsz "$BACKING" 2>/dev/null)
 
-table() { # table linear|error|flakey UP DOWN
+table() { # table linear|error|flakey UP DOWN|delay MS
 	case $1 in
 	linear) echo "0 $SECTORS linear $BACKING 0" ;;
 	error) echo "0 $SECTORS error" ;;
 	flakey) echo "0 $SECTORS flakey $BACKING 0 $2 $3" ;;
+	delay) echo "0 $SECTORS delay $BACKING 0 $2" ;;
 	esac
 }
 
@@ -195,6 +196,29 @@ test_stop_with_failing_disk_is_bounded() {
 	read_back $DMDEV 200 /tmp/f062.b || fail "the disk does not hold the data after healing"
 	r=$(rel_write $ADM "op=backing-stop,backing_id=0" 150)
 	[[ $r == OK ]] || fail "backing-stop on a healthy disk: $r"
+	start_backing
+}
+
+# A stop right after the disk recovered from a stall writes everything back:
+# writeback that had failed for longer than stall_timeout_s before the stop
+# gets the stall bound anew, counted from the stop (here the first retry
+# batch is slow, every I/O of the healed disk delayed by 1.5 s; the stop used
+# to give up after about a second with EIO, the old failure still counted).
+test_stop_drains_after_recovery_from_a_stall() {
+	local t0 r secs
+	dm_switch error
+	dd if=/tmp/f062.a of=/dev/pcache0 bs=1M seek=320 conv=nocreat,notrunc oflag=direct status=none ||
+		fail "write failed"
+	sleep $((STALL + 3))
+	[[ "$(stat_of writeback_failing)" == 1 ]] || fail "writeback is not failing ($(stat_of writeback_failing))"
+	dm_switch delay 1500
+	t0=$(date +%s)
+	r=$(rel_write $ADM "op=backing-stop,backing_id=0" 150)
+	secs=$(($(date +%s) - t0))
+	echo "backing-stop right after the disk recovered (I/O delayed 1.5 s): $r after ${secs}s"
+	dm_switch linear
+	[[ $r == OK ]] || fail "the stop gave up with $r after ${secs}s although the disk works again"
+	read_back $DMDEV 320 /tmp/f062.a || fail "the disk does not hold the data after the stop"
 	start_backing
 }
 
@@ -357,7 +381,8 @@ test_stop_dead_disk_interruptible_bounded() {
 	read_back $DMDEV 220 /tmp/f062.a || fail "the disk does not hold the later write after healing"
 }
 
-# An unregister behind a backing-stop that waits on a dead disk returns.
+# An unregister behind a backing-stop that waits on a dead disk returns, and
+# so does a reader of backing_records.
 test_unregister_behind_stuck_stop() {
 	local pid t0 secs r
 	dm_switch error
@@ -371,6 +396,12 @@ test_unregister_behind_stuck_stop() {
 	secs=$(($(date +%s) - t0))
 	echo "unregister behind the stop, SIGINT after 2 s: returned after ${secs}s"
 	((secs <= 7)) || fail "unregister behind a stuck stop ignored SIGINT (${secs}s)"
+	# a reader of backing_records (pcachectl devices, udev) behind the stop is interruptible too
+	t0=$(date +%s)
+	timeout -s INT -k 60 2 cat $CD0/backing_records >/dev/null 2>&1
+	secs=$(($(date +%s) - t0))
+	echo "backing_records read behind the stop, SIGINT after 2 s: returned after ${secs}s"
+	((secs <= 4)) || fail "a backing_records reader behind a stuck stop ignored SIGINT (${secs}s)"
 	t0=$(date +%s)
 	r=$(rel_write $BUS/cache_dev_unregister cache_dev_id=0 120)
 	secs=$(($(date +%s) - t0))

@@ -25,7 +25,7 @@
 # VM_TCG_THREAD (multi|single), VM_BOOT_TIMEOUT (300 s), SUITE_TIMEOUT (600 s,
 # a suite may set TIMEOUT=<s> on a line of its own, and KERNEL_ARGS="..." for
 # extra guest kernel command line options), VM_TIMEOUT_SCALE (1,
-# multiplies suite timeouts on a slow host), RUN_ALL_TIMEOUT (3000 s),
+# multiplies suite timeouts on a slow host), RUN_ALL_TIMEOUT (4200 s),
 # VM_SUITES=REGEX makes run-all run only the suites whose file names match,
 # VM_TESTS=REGEX runs only the tests whose names match (extended regex),
 # VM_KEEP_IMAGES=1 keeps per-suite images after a passing run, VERBOSE=1
@@ -42,7 +42,7 @@ VM_MEM=${VM_MEM:-2G}
 VM_TCG_THREAD=${VM_TCG_THREAD:-multi}
 VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-300}
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
-RUN_ALL_TIMEOUT=${RUN_ALL_TIMEOUT:-3000}
+RUN_ALL_TIMEOUT=${RUN_ALL_TIMEOUT:-4200}
 VM_PMEM_MB=${VM_PMEM_MB:-1024}
 VM_DISK1_MB=${VM_DISK1_MB:-4096}
 VM_DISK2_MB=${VM_DISK2_MB:-1024}

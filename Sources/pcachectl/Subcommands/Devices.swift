@@ -33,7 +33,7 @@ extension PcacheCtl {
                     } catch { return ("unreadable", nil) }
                 }
                 let tree = controlTree
-                let records = RecordMembership.allRecords(tree: tree)
+                let (records, recordProblems) = RecordMembership.allRecords(tree: tree)
                 let members = inventory.disks.map { RecordMembership.of($0, records: records, tree: tree) }
                 let claimed = Swift.Set(members.flatMap { $0.map(\.record.name) })
                 let orphans = records.filter { !claimed.contains($0.name) }
@@ -59,7 +59,8 @@ extension PcacheCtl {
                     }
                     let unmatched: [JSON] = orphans.map { recordJSON(RecordMembership(record: $0, dirtyBytes: nil, deviceNode: nil)) }
                     print(JSON.document([("pmem", .array(pmem)), ("disks", .array(disks)),
-                                         ("records_without_disk", .array(unmatched))]).render())
+                                         ("records_without_disk", .array(unmatched)),
+                                         ("record_problems", .array(recordProblems.map { .string($0) }))]).render())
                     return
                 }
                 print("pmem devices:")
@@ -76,6 +77,9 @@ extension PcacheCtl {
                     print("  \(d.node) \(formatBytes(d.sizeBytes)) ident \(d.ident?.string ?? "(none)")\(fs)")
                     for r in m { print("    record \(r.summary)") }
                 }
+                // Records that could not be listed may hold dirty data: never let their absence read as
+                // "no record".
+                for p in recordProblems { print("warning: \(p)") }
                 if !orphans.isEmpty {
                     print("records whose disk is not present:")
                     for r in orphans {

@@ -122,6 +122,12 @@ struct DeviceFormat {
         if let sb = existing.superblock {
             found.append("a pcache superblock (uuid \(sb.uuidString)"
                          + (sb.label.isEmpty ? ")" : ", label \(sb.label))"))
+        } else if let version = existing.superblockCopies.lazy.compactMap({ (c: CopyStatus<Superblock>) -> UInt16? in
+            if case .damaged(.unsupportedVersion(_, let found, _)) = c { found } else { nil }
+        }).first {
+            // an intact superblock of another format version is not damage: say what it is
+            found.append("a pcache superblock of format version \(version) (this pcachectl writes version "
+                         + "\(Layout.formatVersion))")
         } else if existing.superblockCopies.contains(where: { if case .damaged(.badMagic) = $0 { false } else { true } }) {
             found.append("a damaged pcache superblock")
         }
