@@ -116,14 +116,10 @@ public enum SuperblockReader {
         // open(2) of a FIFO would wait for a writer.
         do {
             _ = try ImageFileKind(path: path)
-        } catch let e as ImageIOError {
-            let code: LifecycleError.Code = switch e.errno {
-            case ENOENT: .notFound
-            case EACCES, EPERM: .permissionDenied
-            case ENODEV: .invalidInput    // not a block device or a file: a FIFO, a directory, ...
-            default: .io
-            }
-            throw LifecycleError(code, e.description)
+        } catch let e as ImageIOError where e.errno == ENODEV {
+            throw LifecycleError(.invalidInput, e.description)    // a FIFO, a directory, ...
+        } catch {
+            // stat failed (no such file, no permission): the open below reports it
         }
         let fd: FileDescriptor
         do {
