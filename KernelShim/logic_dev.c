@@ -188,7 +188,8 @@ static const struct blk_mq_ops logic_dev_mq_ops = {
  *   physical_block_size  the backing disk's, at least 4 KiB
  *   io_min, io_opt       the backing disk's, at least physical_block_size and
  *                        4 KiB
- *   max_hw_sectors       the backing disk's, at most LOGIC_DEV_MAX_SECTORS
+ *   max_hw_sectors       the backing disk's, at most LOGIC_DEV_MAX_SECTORS;
+ *                        with blocks larger than 512 bytes at most 255 pages
  *   dma_alignment        the backing disk's, at least 511: passthrough maps
  *                        the request's own pages into backing bios
  *
@@ -212,6 +213,14 @@ static int logic_dev_set_limits(struct pcache_backing_dev *backing_dev, struct q
 	lim->io_min = max(lim->physical_block_size, bdev_io_min(bdev));
 	lim->io_opt = max_t(unsigned int, lim->io_min, bdev_io_opt(bdev));
 	max_hw = clamp_t(unsigned int, max_hw, PAGE_SIZE >> SECTOR_SHIFT, LOGIC_DEV_MAX_SECTORS);
+	/*
+	 * Larger logical blocks: a request must fit one backing bio. A chain is
+	 * cut every BIO_MAX_VECS single-page bvecs, which is a block boundary
+	 * only when the request's memory starts on one; 255 pages of data span
+	 * at most BIO_MAX_VECS pages, whatever their offset.
+	 */
+	if (lbs > SECTOR_SIZE)
+		max_hw = min_t(unsigned int, max_hw, (BIO_MAX_VECS - 1) * (PAGE_SIZE >> SECTOR_SHIFT));
 	lim->max_hw_sectors = round_down(max_hw, lbs >> SECTOR_SHIFT);
 	lim->dma_alignment = clamp_t(unsigned int, bdev_dma_alignment(bdev), SECTOR_SIZE - 1,
 				     PAGE_SIZE - 1);

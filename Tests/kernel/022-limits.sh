@@ -62,7 +62,8 @@ check_inherited() {
 	pbs=$(max 4096 "$(max "$lbs" "$(qattr $b physical_block_size)")")
 	iomin=$(max "$pbs" "$(qattr $b minimum_io_size)")
 	ioopt=$(max "$iomin" "$(qattr $b optimal_io_size)")
-	maxkb=$(min 1024 "$(qattr $b max_hw_sectors_kb)")
+	# 1 MiB; 255 pages with larger blocks (a request fits one backing bio)
+	maxkb=$(min "$( ((lbs > 512)) && echo 1020 || echo 1024)" "$(qattr $b max_hw_sectors_kb)")
 	dma=$(max 511 "$(qattr $b dma_alignment)")
 	expect_limit $p logical_block_size "$lbs"
 	expect_limit $p physical_block_size "$pbs"
