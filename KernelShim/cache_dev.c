@@ -202,7 +202,9 @@ static bool cache_dev_sb_valid(struct pcache_cache_dev *cache_dev,
 		return false;
 	}
 	if (le16_to_cpu(sb->version) != PCACHE_FORMAT_VERSION) {
-		snprintf(why, len, "unsupported format version %u (module supports %u)",
+		/* an older one: Docs/format.md says how to move its data over */
+		snprintf(why, len, "%s format version %u (module supports %u)",
+			 le16_to_cpu(sb->version) < PCACHE_FORMAT_VERSION ? "older" : "unsupported",
 			 le16_to_cpu(sb->version), PCACHE_FORMAT_VERSION);
 		return false;
 	}
@@ -265,6 +267,22 @@ static int cache_dev_sb_load(struct pcache_cache_dev *cache_dev, bool force)
 	 * a media error) may sit in front of dirty data: format would destroy it, so never advise it.
 	 */
 	if (use < 0) {
+		for (i = 0; i < PCACHE_META_COPIES; i++) {
+			u16 ver = le16_to_cpu(sb[i].version);
+
+			/* intact, but another format: not damage */
+			if (strncmp(why[i], "media", 5) && le64_to_cpu(sb[i].magic) == PCACHE_MAGIC &&
+			    le32_to_cpu(sb[i].crc) == pcache_crc((const u8 *)&sb[i] + 4,
+								 PCACHE_SB_CRC_LEN) &&
+			    ver != PCACHE_FORMAT_VERSION) {
+				cache_dev_err(cache_dev, "%s has on-media format version %u, this module reads version %u%s",
+					      cache_dev->path, ver, PCACHE_FORMAT_VERSION,
+					      ver < PCACHE_FORMAT_VERSION ?
+					      ": write its caches back under the module that wrote it, then format it (Docs/format.md, Upgrading)" :
+					      ": load a newer module");
+				return -EINVAL;
+			}
+		}
 		if (zero_magic == PCACHE_META_COPIES)
 			cache_dev_err(cache_dev, "%s is not formatted, run 'pcachectl format'",
 				      cache_dev->path);

@@ -19,10 +19,12 @@
  *
  * Writeback runs when the cache has been idle for writeback_idle_ms, when
  * used segments pass half of gc_percent, when writers wait for space, and
- * always to the end on a clean stop: until then the cache absorbs bursts
+ * always to the end on a stop with flush=1: until then the cache absorbs bursts
  * and rewrites without competing with them for the CPU and the disk. At
  * idle time it takes small batches (it stops at the end of one when I/O
- * comes back), otherwise batches of up to an eighth of the cache.
+ * comes back), otherwise batches of up to an eighth of the cache, with at
+ * most PCACHE_WB_INFLIGHT writes in flight. A stop that keeps the cache
+ * ends a batch early and waits only for the writes in flight.
  */
 #include <linux/blkdev.h>
 #include <linux/completion.h>
@@ -31,10 +33,18 @@
 #include "cache_internal.h"
 
 struct cache_wb_io {
-	atomic_t		pending;
+	atomic_t		pending;	/* writes in flight, + 1 held by the worker */
 	blk_status_t		status;
 	struct completion	done;
+	wait_queue_head_t	window;		/* a write completed */
 };
+
+/*
+ * Writes in flight per batch: enough for the disk's queue (up to 32 MiB of
+ * PCACHE_WB_IO_MAX pieces), and a bound on what a stop that keeps the cache
+ * waits for (the rest of a batch is not issued once the cache is stopping).
+ */
+#define PCACHE_WB_INFLIGHT	64
 
 static void cache_wb_done(void *priv, blk_status_t status)
 {
@@ -42,6 +52,8 @@ static void cache_wb_done(void *priv, blk_status_t status)
 
 	if (status)
 		cmpxchg(&io->status, BLK_STS_OK, status);
+	/* before the decrement: @io lives on the worker's stack until pending is 0 */
+	wake_up(&io->window);
 	if (atomic_dec_and_test(&io->pending))
 		complete(&io->done);
 }
@@ -297,8 +309,24 @@ static void cache_wb_write(struct pcache_cache *cache, struct cache_wb_io *io, u
 	atomic64_add(len, &cache->writeback_bytes);
 }
 
-/* Issue every piece of @b, merging neighbours adjacent on both devices. */
-static void cache_wb_issue(struct pcache_cache *cache, struct cache_wb_batch *b,
+/*
+ * Wait until a write of the batch may be added (at most PCACHE_WB_INFLIGHT
+ * in flight). Return: false if the cache is stopping: the rest of the batch
+ * is not issued, dirty_tail stays, the next start writes the batch again.
+ */
+static bool cache_wb_window(struct pcache_cache *cache, struct cache_wb_io *io)
+{
+	if (READ_ONCE(cache->stopping))
+		return false;
+	wait_event(io->window, atomic_read(&io->pending) <= PCACHE_WB_INFLIGHT);
+	return true;
+}
+
+/*
+ * Issue every piece of @b, merging neighbours adjacent on both devices.
+ * Return: false if issuing stopped early because the cache is stopping.
+ */
+static bool cache_wb_issue(struct pcache_cache *cache, struct cache_wb_batch *b,
 			   struct cache_wb_io *io)
 {
 	struct pcache_key *cur = NULL, *key;
@@ -306,6 +334,7 @@ static void cache_wb_issue(struct pcache_cache *cache, struct cache_wb_batch *b,
 	struct rb_node *n;
 	u64 off = 0;
 	u32 len = 0, seg = 0, seg_off = 0;
+	bool whole = true;
 
 	/* one plug: the backing queue sees the batch in runs, not bio by bio */
 	blk_start_plug(&plug);
@@ -316,8 +345,12 @@ static void cache_wb_issue(struct pcache_cache *cache, struct cache_wb_batch *b,
 			len += key->len;
 			continue;
 		}
-		if (cur)
+		if (cur) {
+			whole = cache_wb_window(cache, io);
+			if (!whole)
+				break;
 			cache_wb_write(cache, io, seg, seg_off, off, len);
+		}
 		if (!key)
 			break;
 		cur = key;
@@ -327,13 +360,18 @@ static void cache_wb_issue(struct pcache_cache *cache, struct cache_wb_batch *b,
 		seg_off = key->seg_off;
 		/* a key longer than a bio goes out in PCACHE_WB_IO_MAX pieces */
 		while (len > PCACHE_WB_IO_MAX) {
+			whole = cache_wb_window(cache, io);
+			if (!whole)
+				goto out;
 			cache_wb_write(cache, io, seg, seg_off, off, PCACHE_WB_IO_MAX);
 			off += PCACHE_WB_IO_MAX;
 			seg_off += PCACHE_WB_IO_MAX;
 			len -= PCACHE_WB_IO_MAX;
 		}
 	}
+out:
 	blk_finish_plug(&plug);
+	return whole;
 }
 
 void cache_writeback_fn(struct work_struct *work)
@@ -347,12 +385,13 @@ void cache_writeback_fn(struct work_struct *work)
 	u64 keys, bytes, max_bytes;
 	unsigned long now, retry_at;
 	u32 nk, next, max_ksets;
-	bool blocked;
+	bool blocked, whole;
 	int ret;
 
 	atomic_set(&io.pending, 1);
 	io.status = BLK_STS_OK;
 	init_completion(&io.done);
+	init_waitqueue_head(&io.window);
 
 	/* failing: kicks (waiters, kset flushes) do not retry before the backoff */
 	now = jiffies;
@@ -430,12 +469,14 @@ void cache_writeback_fn(struct work_struct *work)
 			cache_wb_error(cache, "dirty data failing data_crc is still in use", -EBADMSG);
 			break;
 		}
-		cache_wb_issue(cache, &b, &io);
+		whole = cache_wb_issue(cache, &b, &io);
 		ret = cache_wb_wait(&io);
 		if (ret) {
 			cache_wb_error(cache, "backing write failed", ret);
 			break;
 		}
+		if (!whole)
+			break;		/* stopping: this batch is written again at the next start */
 		ret = RB_EMPTY_ROOT(&b.tree.root) ? 0 : backing_dev_flush(cache->backing_dev);
 		if (ret) {
 			cache_wb_error(cache, "backing flush failed", ret);

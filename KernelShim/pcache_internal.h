@@ -116,6 +116,20 @@ int pcache_meta_find_latest(void *slot0, u32 stride, u32 size, void *out, int *s
  */
 void pcache_meta_write(void *slot0, u32 stride, u32 size, void *rec, int *latest_slot);
 
+/*
+ * Whether a backing record's segment chain holds a cache to replay: a
+ * RUNNING record once the engine initialised the chain (a crash or a
+ * stop that could not persist everything), or a CACHED one (stopped
+ * with its cache kept).
+ */
+static inline bool pcache_rec_holds_cache(const struct pcache_backing_onmedia *rec)
+{
+	u32 state = le32_to_cpu(rec->state);
+
+	return (state == PCACHE_BACKING_STATE_RUNNING || state == PCACHE_BACKING_STATE_CACHED) &&
+	       (le32_to_cpu(rec->flags) & PCACHE_BACKING_F_INIT_DONE);
+}
+
 static inline u32 pcache_crc(const void *data, size_t len)
 {
 	return crc32c(PCACHE_CRC_SEED, data, len);

@@ -223,8 +223,7 @@ int cache_dev_segs_init(struct pcache_cache_dev *cache_dev)
 		if (ret)
 			goto free_chains;
 		/* STOPPED, or RUNNING before the engine initialised a chain: nothing in pmem */
-		if (le32_to_cpu(rec.state) != PCACHE_BACKING_STATE_RUNNING ||
-		    !(le32_to_cpu(rec.flags) & PCACHE_BACKING_F_INIT_DONE))
+		if (!pcache_rec_holds_cache(&rec))
 			continue;
 
 		n = le32_to_cpu(rec.cache_segs);

@@ -313,10 +313,17 @@ _pcachectl_backing_start() {
 
 _pcachectl_backing_stop() {
     repeating_flags=()
-    non_repeating_flags=(--version -h --help)
+    non_repeating_flags=(--all --flush --json --version -h --help)
     repeating_options=()
-    non_repeating_options=()
+    non_repeating_options=(--interval)
     __pcachectl_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--interval')
+        return
+        ;;
+    esac
 }
 
 _pcachectl_backing_forget() {

@@ -64,7 +64,7 @@ _pcachectl() {
             'devices:List pmem devices and candidate backing disks with their identity.'
             'module:Load the pcache module or show its version.'
             'probe:Tell what a block device is to pcache (for udev'\''s IMPORT{program}).'
-            'autostart:Start configured caches that involve a device which just appeared (from udev'\''s RUN).'
+            'autostart:Start configured caches that involve a device which just appeared (from udev).'
             'help:Show subcommand help information.'
         )
         _describe -V subcommand subcommands && ret=0
@@ -192,7 +192,7 @@ _pcachectl_backing() {
     command)
         local -ar subcommands=(
             'start:Start a backing device and print its cached device /dev/pcacheN.'
-            'stop:Stop a backing device (its cached data stays on pmem for the next start).'
+            'stop:Stop a backing device, keeping its cache (clean and dirty) for the next start.'
             'forget:Forget a backing record that is not started, discarding its cache (dirty data included).'
         )
         _describe -V subcommand subcommands && ret=0
@@ -233,6 +233,10 @@ _pcachectl_backing_stop() {
     local -i ret=1
     local -ar arg_specs=(
         ':backing:'
+        '--all[Stop every started backing device (keeping the caches); each failure is reported, the others still stop.]'
+        '--flush[Write all dirty data back and release the cache, so that the disk alone is current.]'
+        '--interval[Seconds between progress samples with --flush.]:interval:'
+        '--json[Print JSON (snake_case keys, schema_version, numbers as numbers).]'
         '--version[Show the version.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )

@@ -59,10 +59,23 @@ echo "=== SESSION stop-busy"
 run pcachectl backing stop /dev/pcache0
 run pcachectl cache unregister cache_dev0
 
-echo "=== SESSION flush-stop"
+echo "=== SESSION warm-stop"
 run umount /mnt/data
-run pcachectl flush /dev/pcache0 --wait
 run pcachectl backing stop /dev/pcache0
+run pcachectl devices
+run pcachectl backing start --cache cache_dev0 "$BACKING"
+run mount /dev/pcache0 /mnt/data
+echo 3 >/proc/sys/vm/drop_caches
+run dd if=/mnt/data/file of=/dev/null bs=1M status=none
+run grep -E '^(hits|misses|dirty_bytes) ' /sys/bus/pcache/devices/cache_dev0/backing_dev0/stats
+run umount /mnt/data
+
+echo "=== SESSION flush-stop"
+run mount /dev/pcache0 /mnt/data
+run dd if=/dev/urandom of=/mnt/data/file2 bs=1M count=64 conv=fsync status=none
+run umount /mnt/data
+run pcachectl backing stop --flush /dev/pcache0
+run pcachectl devices
 run pcachectl backing start --cache cache_dev0 "$BACKING"
 run pcachectl get /dev/pcache0 gc-percent
 run pcachectl backing stop /dev/pcache0

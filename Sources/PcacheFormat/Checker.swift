@@ -88,7 +88,8 @@ public struct BackingInspection: Hashable, Sendable {
     public var dirtyTail: Copies<LogPosition>?
     public var log: LogSummary?
     /// A RUNNING record without INIT_DONE: the engine never initialised its chain, nothing to replay (the
-    /// next start initialises a new chain), so the chain is not checked.
+    /// next start initialises a new chain), so the chain is not checked. (A CACHED record without INIT_DONE
+    /// is damage, reported by `BackingRecord.problems`, not this note.)
     public var chainNotInitialised: Bool {
         guard let r = record else { return false }
         return r.state == .running && !r.initDone
@@ -113,12 +114,12 @@ public struct Inspection: Hashable, Sendable {
     public var isClean: Bool { problems.isEmpty }
 }
 
-/// Validates a whole cache device or image: superblock copies, backing records (both slots), each
-/// running record's segment chain (bounds, loops, owner, index, length, segments owned twice), segment
-/// generations, key_tail/dirty_tail, and the kset log from key_tail (magic, key count, crc, LAST links,
-/// every key bounded), optionally the data crc of every live key. Nothing read from the device is
-/// trusted: every id, count and offset is bounded before it is used, so a crafted image yields problems,
-/// never a crash or a read outside the image.
+/// Validates a whole cache device or image: superblock copies, backing records (both slots), the segment
+/// chain of each record holding a cache (running or cached with INIT_DONE, `BackingRecord.holdsCache`:
+/// bounds, loops, owner, index, length, segments owned twice), segment generations, key_tail/dirty_tail,
+/// and the kset log from key_tail (magic, key count, crc, LAST links, every key bounded), optionally the
+/// data crc of every live key. Nothing read from the device is trusted: every id, count and offset is
+/// bounded before it is used, so a crafted image yields problems, never a crash or a read outside the image.
 public struct Checker: Sendable {
     /// Verify data_crc of every live key when the record has DATA_CRC.
     public var verifyData: Bool
@@ -155,7 +156,7 @@ private struct Walk<Image: ImageSource> {
         guard let sb = try superblock() else { return }
         try backingRecords(segmentCount: sb.segmentCount)
         for i in result.backings.indices {
-            guard let rec = result.backings[i].record, rec.state == .running, rec.initDone,
+            guard let rec = result.backings[i].record, rec.holdsCache,
                   rec.problems(id: result.backings[i].id, segmentCount: sb.segmentCount,
                                offset: Layout.backingRecordOffset(id: result.backings[i].id, copy: 0)).isEmpty
             else { continue }
@@ -237,7 +238,7 @@ private struct Walk<Image: ImageSource> {
         }
     }
 
-    // MARK: one running cache
+    // MARK: one cache (a running or cached record with an initialised chain)
 
     mutating func cache(_ b: inout BackingInspection, record: BackingRecord, segmentCount: UInt32) throws {
         let id = b.id
@@ -275,8 +276,8 @@ private struct Walk<Image: ImageSource> {
             }
             let genRegion = Region(.segmentGen(segment: seg))
             for (e, repairable) in entry.gen.problems(region: genRegion) { report(repairable ? .repairable : .fatal, e) }
-            // The kernel writes generation 0 into every segment of a new cache and refuses a running
-            // cache whose segment has no valid generation.
+            // The kernel writes a first generation into every segment of a new cache and refuses to
+            // replay a cache (running or cached) whose segment has no valid generation.
             if entry.gen.isEmpty { report(.fatal, .noValidCopy(region: genRegion, offset: entry.gen.offsets[0])) }
             let infoRegion = Region(.segmentInfo(segment: seg))
             for (e, repairable) in entry.info.problems(region: infoRegion) { report(repairable ? .repairable : .fatal, e) }

@@ -264,6 +264,10 @@ extension FormatError: CustomStringConvertible {
             return "crc mismatch: stored \(hex32(s)), computed \(hex32(c))"
         case .noValidCopy:
             return "no valid copy: both slots are damaged or empty"
+        case .unsupportedVersion(_, let f, let s) where f < s && f > 0:
+            // intact, but an older format (Docs/format.md, Upgrading)
+            return "older format version \(f) (this tool reads version \(s)): write its caches back under the "
+                + "version \(f) module, then format it (Docs/format.md, Upgrading)"
         case .unsupportedVersion(_, let f, let s):
             return "unsupported format version \(f) (this tool reads version \(s))"
         case .unknownIncompatFeatures(_, let b):

@@ -9,14 +9,29 @@ public struct BackingRecord: MetaRecord {
 
     /// `PCACHE_BACKING_STATE_*`.
     public enum State: UInt32, Sendable, CaseIterable, Encodable {
-        case free = 0, running = 1, stopped = 2
+        /// Slot unused.
+        case free = 0
+        /// Started; the cache may hold dirty data.
+        case running = 1
+        /// Stopped cleanly: the cache is empty and owns no segments; the disk alone is current.
+        case stopped = 2
+        /// Stopped with the cache kept (format 3): every kset persisted, the chain (INIT_DONE required)
+        /// holds clean and dirty data and is replayed at the next start; the disk alone is not current.
+        case cached = 3
 
+        /// The machine name, as in sysfs `backing_records` and JSON output.
         public var name: String {
             switch self {
             case .free: return "free"
             case .running: return "running"
             case .stopped: return "stopped"
+            case .cached: return "cached"
             }
+        }
+
+        /// A phrase for text output: the name, or what it means where the name alone says too little.
+        public var phrase: String {
+            self == .cached ? "cached (stopped, cache kept)" : name
         }
     }
 
@@ -36,6 +51,9 @@ public struct BackingRecord: MetaRecord {
     /// Whether the chain was initialised (`PCACHE_BACKING_F_INIT_DONE`): without it a RUNNING record has
     /// nothing to replay and the next start initialises a new chain.
     public var initDone: Bool { flags & Self.initDoneFlag != 0 }
+    /// Whether the record's chain holds cached data that the next start replays: RUNNING or CACHED with
+    /// INIT_DONE (the kernel's `pcache_rec_holds_cache`). Only such a chain is walked and its log checked.
+    public var holdsCache: Bool { (state == .running || state == .cached) && initDone }
     public var gcPercent: UInt32 { get { le(raw.gc_percent) } set { raw.gc_percent = newValue.littleEndian } }
     /// Physical id of the cache's first segment.
     public var firstSegment: UInt32 { get { le(raw.first_seg) } set { raw.first_seg = newValue.littleEndian } }
@@ -89,10 +107,17 @@ public struct BackingRecord: MetaRecord {
         }
         guard let state else {
             out.append(.fieldOutOfRange(region: region, field: "state", offset: at(\.state), found: UInt64(stateValue),
-                                        allowed: "0 (free), 1 (running) or 2 (stopped)"))
+                                        allowed: "0 (free), 1 (running), 2 (stopped) or 3 (cached)"))
             return out
         }
         if state == .free { return out }
+        if state == .cached && !initDone {
+            // The module refuses it ("cached record without an initialised cache"): a kept cache always
+            // has an initialised chain, so the record is damaged.
+            out.append(.fieldOutOfRange(region: region, field: "flags", offset: at(\.flags), found: UInt64(flags),
+                                        allowed: "init_done (0x2) set in a cached record (a cached record without "
+                                            + "an initialised cache is refused by the module)"))
+        }
         if flags & ~Self.knownFlags != 0 {
             out.append(.fieldOutOfRange(region: region, field: "flags", offset: at(\.flags), found: UInt64(flags),
                                         allowed: "known flags only (0x1 data_crc, 0x2 init_done)"))
@@ -119,7 +144,7 @@ public struct BackingRecord: MetaRecord {
             out.append(.fieldOutOfRange(region: region, field: "dev_sectors", offset: at(\.dev_sectors), found: 0,
                                         allowed: "at least 1"))
         }
-        if state == .running {
+        if state == .running || state == .cached {
             if firstSegment >= segmentCount {
                 out.append(.fieldOutOfRange(region: region, field: "first_seg", offset: at(\.first_seg),
                                             found: UInt64(firstSegment), allowed: "0...\(Int64(segmentCount) - 1)"))

@@ -85,12 +85,14 @@ public struct RecordMembership: Sendable, Equatable {
         let what: String
         if r.started {
             what = "started as \(deviceNode ?? "?")" + (dirtyBytes.map { ", \(formatBytes($0)) dirty" } ?? "")
+        } else if r.state == .cached && r.initDone {
+            what = "stopped, cache kept (may hold dirty data): replayed at its next start; the disk alone is not current, 'backing stop --flush' hands it back"
         } else if r.mayHoldDirtyData {
-            what = "not started, stopped uncleanly: may hold dirty data, replayed at its next start"
+            what = "not started, stopped uncleanly: may hold dirty data, replayed at its next start; the disk alone is not current"
         } else if r.state == .running {
             what = "not started, cache never initialised: no cached data"
         } else {
-            what = "stopped cleanly: no cached data"
+            what = "stopped with flush: no cached data, the disk is current"
         }
         return "\(r.name) (\(what))"
     }

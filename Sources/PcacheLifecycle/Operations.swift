@@ -88,14 +88,19 @@ public struct Operations {
 
     /// Stops a backing device, refusing while /dev/pcacheN is mounted, held or open (naming who).
     /// With `force`, the kernel skips writeback: the dirty data stays in the cache for replay at the next start.
-    public func stopBacking(_ name: String, force: Bool = false) throws -> BackingDevice {
+    /// Stops a backing device: by default keeping its cache for the next start; with `flush`, writing
+    /// everything back first and releasing the cache. `willStop` runs right before the kernel is asked
+    /// (a flush's progress display starts there).
+    public func stopBacking(_ name: String, flush: Bool = false,
+                            willStop: (BackingDevice) -> Void = { _ in }) throws -> BackingDevice {
         let backing = try tree.findBacking(name)
         let users = DeviceUsers.of(blockName: "pcache\(backing.mappedID)", tree: tree)
         if !users.isEmpty {
             throw LifecycleError(.busy, "\(backing.deviceName) is in use: \(users.joined(separator: ", "))")
         }
+        willStop(backing)
         do {
-            try tree.stopBacking(BackingStopRequest(backing: backing.id, force: force), on: backing.cache)
+            try tree.stopBacking(BackingStopRequest(backing: backing.id, flush: flush), on: backing.cache)
         } catch var error as SysfsError where error.code == .busy {
             let users = DeviceUsers.of(blockName: "pcache\(backing.mappedID)", tree: tree)
             if !users.isEmpty { error.message += " (\(users.joined(separator: ", ")))" }

@@ -73,15 +73,29 @@ public struct DeviceProbe {
         case .foreign:
             break
         }
+        let identity = try? DeviceInventory.identity(of: node)
+        // A disk whose record keeps a cache it is not started on: the disk alone is not current (it lacks the
+        // dirty data). PCACHE_MEMBER lets the rule keep systemd and automounters off it (SYSTEMD_READY=0).
+        if let identity, tree.isModuleLoaded {
+            let held = RecordMembership.of(identity, records: RecordMembership.allRecords(tree: tree).records, tree: tree)
+                .filter { $0.record.mayHoldDirtyData }
+            if let member = held.first {
+                role = .backingDev
+                properties.append(("PCACHE_ROLE", Role.backingDev.rawValue))
+                properties.append(("PCACHE_MEMBER", member.record.name))
+                properties.append(("PCACHE_MEMBER_STATE", member.record.state.rawValue))
+            }
+        }
         guard let config else { return }
         let rdev = Self.deviceNumber(node)
-        let identity = try? DeviceInventory.identity(of: node)
         for entry in config.backings {
             let samePath = entry.device.string == node || (rdev != nil && Self.deviceNumber(entry.device.string) == rdev)
             let sameIdent = entry.ident != nil && identity?.ident == entry.ident
             if samePath || sameIdent {
-                role = .backingDev
-                properties.append(("PCACHE_ROLE", Role.backingDev.rawValue))
+                if role != .backingDev {
+                    role = .backingDev
+                    properties.append(("PCACHE_ROLE", Role.backingDev.rawValue))
+                }
                 properties.append(("PCACHE_NAME", entry.name))
                 properties.append(("PCACHE_CACHE", entry.cache))
                 sections.append(entry.name)

@@ -61,7 +61,9 @@ extension SysfsTree {
     ///   - path: the attribute.
     ///   - action: what we were doing, for the message ("register /dev/pmem0").
     /// - Throws: `SysfsError`; `kernelLog` holds the `pcache:` lines logged during the write.
-    public func write(_ value: String, to path: FilePath, action: String) throws {
+    ///   - retryOnInterrupt: false lets a signal end a write the kernel waits in (a stop with flush=1):
+    ///     the kernel gives up with EINTR and the write is not made again.
+    public func write(_ value: String, to path: FilePath, action: String, retryOnInterrupt: Bool = true) throws {
         try requireModule()
         let watch = KernelLogWatch(path: kernelLogPath)
         let failure: Errno?
@@ -70,7 +72,7 @@ extension SysfsTree {
             let fd = try FileDescriptor.open(path, .writeOnly, options: [.truncate])
             defer { try? fd.close() }
             let bytes = Array(value.utf8)
-            let written = try bytes.withUnsafeBytes { try fd.write($0) }
+            let written = try bytes.withUnsafeBytes { try fd.write($0, retryOnInterrupt: retryOnInterrupt) }
             failure = written == bytes.count ? nil : .ioError
         } catch let errno as Errno {
             failure = errno

@@ -149,16 +149,22 @@ public struct BackingStartRequest: Sendable, Equatable {
     }
 }
 
-/// `adm` op=backing-stop.
+/// `adm` op=backing-stop. Without `flush` the cache is kept (record CACHED) and replayed at the next start.
 public struct BackingStopRequest: Sendable, Equatable {
     public var backing: BackingID
-    /// force=1: no writeback first; the dirty data stays in the cache for replay at the next start.
+    /// flush=1: write every dirty block back first, then release the cache; the disk alone is current after.
+    public var flush: Bool
+    /// force=1: accepted for scripts from before format 3, when a stop wrote back by default; it keeps the
+    /// cache, as a stop without flush=1 does now.
     public var force: Bool
-    public init(backing: BackingID, force: Bool = false) {
+    public init(backing: BackingID, flush: Bool = false, force: Bool = false) {
         self.backing = backing
+        self.flush = flush
         self.force = force
     }
-    public var optionString: String { "op=backing-stop,backing_id=\(backing.rawValue)" + (force ? ",force=1" : "") }
+    public var optionString: String {
+        "op=backing-stop,backing_id=\(backing.rawValue)" + (flush ? ",flush=1" : "") + (force ? ",force=1" : "")
+    }
 }
 
 /// `adm` op=backing-forget: drops a record that is not started, with whatever its cache holds.

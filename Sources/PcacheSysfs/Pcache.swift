@@ -156,7 +156,9 @@ extension SysfsTree {
 
     /// The corresponding sysfs attribute is `cache_devN/adm` (op=backing-stop).
     public func stopBacking(_ request: BackingStopRequest, on cache: CacheID) throws {
-        try write(request.optionString, to: path(.adm, of: cache), action: "stop \(cache)/\(request.backing)")
+        // a flush waits in the kernel; Ctrl-C must end it (EINTR), not start it again
+        try write(request.optionString, to: path(.adm, of: cache), action: "stop \(cache)/\(request.backing)",
+                  retryOnInterrupt: !request.flush)
     }
 
     /// The corresponding sysfs attribute is `cache_gc_percent`.

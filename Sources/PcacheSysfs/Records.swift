@@ -4,7 +4,14 @@ import SystemPackage
 /// One backing record in use, as `cache_devN/backing_records` lists it: which disk a record belongs to,
 /// whether it is started, and whether its cache may hold dirty data while it is not.
 public struct BackingRecord: Sendable, Equatable {
-    public enum State: String, Sendable { case running, stopped }
+    public enum State: String, Sendable {
+        /// Started, or stopped uncleanly (a crash): the chain is replayed at the next start.
+        case running
+        /// Stopped with --flush (or never initialised): no cached data, the disk alone is current.
+        case stopped
+        /// Stopped with its cache kept: replayed at the next start; the disk alone is not current.
+        case cached
+    }
     public var cache: CacheID
     public var id: BackingID
     public var state: State
@@ -18,8 +25,11 @@ public struct BackingRecord: Sendable, Equatable {
     public var ident: String
     public var path: String
 
-    /// Not started, yet its cache may hold dirty data: it is replayed at the next start of its disk.
-    public var mayHoldDirtyData: Bool { !started && state == .running && initDone }
+    /// The record's chain holds a cache (clean and possibly dirty data), replayed at the next start.
+    public var holdsCache: Bool { (state == .running || state == .cached) && initDone }
+    /// Not started, yet its cache may hold dirty data: it is replayed at the next start of its disk, and
+    /// the disk alone is not current until then (or until a stop with --flush).
+    public var mayHoldDirtyData: Bool { !started && holdsCache }
     public var name: String { "\(cache)/\(id)" }
 
     /// Parses the attribute's text; a last line "truncated" sets `truncated`.

@@ -226,4 +226,40 @@ import Testing
         #expect(c.status == 0)
         #expect(try json(c.out)["keys"] as? Int == 10)
     }
+
+    @Test("check and dump walk a cached record (stopped, cache kept) like a running one and say it is cached")
+    func cached() throws {
+        let path = try image("k.img")
+        #expect(try run(["format", path]).status == 0)
+        let file = try FileImage(path: path, writable: true)
+        var writer = try CacheWriter(image: file)
+        var log = try writer.startCache(id: 2, path: "/dev/vdb", deviceSectors: 1 << 21, cacheSegments: 3,
+                                        flags: BackingRecord.dataCRCFlag)
+        for i in 0..<10 {
+            let data = [UInt8](repeating: UInt8(i), count: 4096)
+            _ = try data.withUnsafeBytes { try log.cache($0, at: UInt64(i) << 12) }
+        }
+        try log.flush()
+        let recordAt = Layout.backingRecordOffset(id: 2, copy: 0)
+        var record = try BackingRecord(decoding: try file.read(at: recordAt, count: BackingRecord.size), region: Region(.device))
+        record.stateValue = BackingRecord.State.cached.rawValue
+        try writer.write(record, slot0: recordAt, stride: Layout.slotSize)
+        try file.sync()
+        let t = try run(["check", path])
+        #expect(t.status == 0, "\(t.out)")
+        #expect(t.out.contains(": clean; 1 backing record(s), 0 running, 1 cached, 1 kset(s), 10 key(s)"), "\(t.out)")
+        let c = try json(try run(["check", "--json", path]).out)
+        #expect(c["cached_caches"] as? Int == 1 && c["running_caches"] as? Int == 0)
+        #expect(c["keys"] as? Int == 10 && c["data_bytes_verified"] as? Int == 10 * 4096)
+        let d = try run(["dump", path])
+        #expect(d.status == 0, "\(d.err)")
+        for needle in ["backing 2: cached (stopped, cache kept) /dev/vdb", "cache kept at the stop: the next start replays it",
+                       "chain (3 segments): 0-2", "log: 1 kset(s), 10 key(s) (10 dirty", "problems: clean"] {
+            #expect(d.out.contains(needle), "dump lacks \"\(needle)\":\n\(d.out)")
+        }
+        let backing = try #require((try json(try run(["dump", "--json", path]).out)["backings"] as? [[String: Any]])?.first)
+        #expect(backing["state"] as? String == "cached" && backing["state_value"] as? Int == 3)
+        #expect(backing["holds_cache"] as? Bool == true && backing["chain_not_initialised"] == nil)
+        #expect(((backing["log"] as? [String: Any])?["keys"]) as? Int == 10)
+    }
 }

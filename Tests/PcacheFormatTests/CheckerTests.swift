@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CPcacheFormat
 import PcacheFormat
 import Testing
 
@@ -69,8 +70,11 @@ let corruptions: [Corruption] = [
         try i.flip(at: ksetAt(l, 2) + 8)
     },
     // version and features
-    Corruption(name: "superblock version 3", code: "unsupported_version", severity: .fatal) { i, _ in
-        for c in 0..<2 { try i.resealSuperblock(copy: c) { $0.version = 3 } }
+    Corruption(name: "superblock version PCACHE_FORMAT_VERSION + 1", code: "unsupported_version", severity: .fatal) { i, _ in
+        for c in 0..<2 { try i.resealSuperblock(copy: c) { $0.version = Layout.formatVersion + 1 } }
+    },
+    Corruption(name: "superblock version PCACHE_FORMAT_VERSION - 1", code: "unsupported_version", severity: .fatal) { i, _ in
+        for c in 0..<2 { try i.resealSuperblock(copy: c) { $0.version = Layout.formatVersion - 1 } }
     },
     Corruption(name: "unknown incompat feature", code: "unknown_incompat_features", severity: .fatal) { i, _ in
         for c in 0..<2 { try i.resealSuperblock(copy: c) { $0.featureIncompat = 1 << 7 } }
@@ -94,6 +98,15 @@ let corruptions: [Corruption] = [
     },
     Corruption(name: "unknown backing state", code: "field_out_of_range", severity: .fatal) { i, _ in
         try i.reseal(BackingRecord.self, at: rec(1)) { $0.stateValue = 7 }
+    },
+    Corruption(name: "backing state 4, one past cached", code: "field_out_of_range", severity: .fatal) { i, _ in
+        try i.reseal(BackingRecord.self, at: rec(1)) { $0.stateValue = 4 }
+    },
+    Corruption(name: "cached record without init_done", code: "field_out_of_range", severity: .fatal) { i, _ in
+        try i.reseal(BackingRecord.self, at: rec(1)) {
+            $0.stateValue = BackingRecord.State.cached.rawValue
+            $0.flags &= ~BackingRecord.initDoneFlag
+        }
     },
     Corruption(name: "path outside /dev", code: "bad_string", severity: .fatal) { i, _ in
         try i.reseal(BackingRecord.self, at: rec(1)) { $0.pathBytes = Array("/tmp/x".utf8) }
@@ -209,10 +222,10 @@ let corruptions: [Corruption] = [
         #expect(i.isClean, "\(i.problems)")
     }
 
-    @Test("each corruption is detected with its code and severity, or recovered from the other copy",
-          arguments: corruptions)
-    func corruption(_ c: Corruption) throws {
-        let (image, layout) = try Samples.cache()
+    @Test("each corruption is detected with its code and severity, or recovered from the other copy (running and cached)",
+          arguments: corruptions, [BackingRecord.State.running, .cached])
+    func corruption(_ c: Corruption, state: BackingRecord.State) throws {
+        let (image, layout) = try Samples.cache(state: state)
         try c.damage(image, layout)
         let i = try Checker().inspect(image)
         #expect(i.has(c.code, c.severity), "expected \(c.severity) \(c.code), got \(i.problems)")
@@ -225,6 +238,56 @@ let corruptions: [Corruption] = [
         for p in i.problems {
             #expect(p.error.offset < image.size, "offset of \(p) lies outside the image")
             #expect(!p.error.description.isEmpty)
+        }
+    }
+
+    @Test("a cached record (stopped, cache kept) checks clean and its chain and log are walked like a running one's")
+    func cached() throws {
+        let (image, layout) = try Samples.cache(state: .cached)
+        let i = try Checker().inspect(image)
+        #expect(i.isClean, "\(i.problems)")
+        let b = try #require(i.backings.first)
+        #expect(b.record?.state == .cached && b.record?.holdsCache == true && !b.chainNotInitialised)
+        #expect(b.chain.map(\.segment) == [0, 1, 2, 3, 4, 5])
+        let log = try #require(b.log)
+        #expect(log.keys == layout.keys && log.ksets == 3 && log.lastKsets == 2)
+        #expect(log.cleanKeys == 30 && log.dirtyKeys == 270)
+        #expect(log.dataBytesVerified == 300 * 512)
+        #expect(log.keySegments == layout.keySegments && log.dirtyTailReached && log.endsClean)
+        // the data of a cached record is verified: damage in it is found
+        try image.flip(at: Layout.dataOffset(segment: 1, offset: 700))
+        #expect(try Checker().inspect(image).has("data_crc_mismatch", .fatal))
+    }
+
+    @Test("a cached record without init_done is damage: reported on its flags, its chain not walked, no note")
+    func cachedWithoutInitDone() throws {
+        let (image, _) = try Samples.cache()
+        try image.reseal(BackingRecord.self, at: rec(1)) {
+            $0.stateValue = BackingRecord.State.cached.rawValue
+            $0.flags &= ~BackingRecord.initDoneFlag
+        }
+        let i = try Checker().inspect(image)
+        let flags = rec(1) + UInt64(MemoryLayout.offset(of: \pcache_backing_onmedia.flags)!)
+        #expect(i.problems.map(\.description) == [
+            "fatal: backing record 0 at offset \(flags): flags 1 out of range, allowed init_done (0x2) set in a cached "
+                + "record (a cached record without an initialised cache is refused by the module)",
+        ])
+        let b = try #require(i.backings.first)
+        #expect(b.log == nil && b.chain.isEmpty && !b.chainNotInitialised)
+    }
+
+    @Test("a running record without init_done is a note, not damage; a stopped one holds no cache")
+    func runningWithoutInitDone() throws {
+        for (state, note) in [(BackingRecord.State.running, true), (.stopped, false)] {
+            let (image, _) = try Samples.cache()
+            try image.reseal(BackingRecord.self, at: rec(1)) {
+                $0.stateValue = state.rawValue
+                $0.flags &= ~BackingRecord.initDoneFlag
+            }
+            let i = try Checker().inspect(image)
+            #expect(i.isClean, "\(state): \(i.problems)")
+            let b = try #require(i.backings.first)
+            #expect(b.log == nil && b.chainNotInitialised == note && b.record?.holdsCache == false)
         }
     }
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CPcacheFormat
 import PcacheFormat
 import Testing
 
@@ -187,6 +188,70 @@ enum GoldenRecords {
     }
 }
 
+@Suite("Backing record states") struct BackingStateTests {
+    static let stateOffset = UInt64(MemoryLayout.offset(of: \pcache_backing_onmedia.state)!)
+    static let flagsOffset = UInt64(MemoryLayout.offset(of: \pcache_backing_onmedia.flags)!)
+
+    func record(_ state: UInt32, initDone: Bool) -> BackingRecord {
+        var r = GoldenRecords.backing()
+        r.stateValue = state
+        r.flags = initDone ? r.flags | BackingRecord.initDoneFlag : r.flags & ~BackingRecord.initDoneFlag
+        return r
+    }
+
+    @Test("the states are the header's, with their machine names")
+    func values() {
+        #expect(BackingRecord.State.allCases.map(\.rawValue) == [
+            UInt32(PCACHE_BACKING_STATE_FREE), UInt32(PCACHE_BACKING_STATE_RUNNING),
+            UInt32(PCACHE_BACKING_STATE_STOPPED), UInt32(PCACHE_BACKING_STATE_CACHED),
+        ])
+        #expect(BackingRecord.State.allCases.map(\.name) == ["free", "running", "stopped", "cached"])
+        #expect(BackingRecord.State.cached.phrase == "cached (stopped, cache kept)")
+        #expect(BackingRecord.State(rawValue: UInt32(PCACHE_BACKING_STATE_CACHED) + 1) == nil)
+    }
+
+    @Test("a cached record with init_done is valid and holds a cache, as a running one does")
+    func cachedValid() {
+        let r = record(UInt32(PCACHE_BACKING_STATE_CACHED), initDone: true)
+        #expect(r.state == .cached)
+        #expect(r.problems(id: 3, segmentCount: 63, offset: 0).isEmpty)
+        #expect(r.holdsCache)
+        #expect(record(1, initDone: true).holdsCache)
+        #expect(!record(1, initDone: false).holdsCache)
+        #expect(!record(2, initDone: true).holdsCache && !record(0, initDone: true).holdsCache)
+    }
+
+    @Test("a cached record without init_done is reported on its flags")
+    func cachedWithoutInitDone() {
+        let r = record(3, initDone: false)
+        #expect(!r.holdsCache)
+        #expect(r.problems(id: 3, segmentCount: 63, offset: 20480) == [
+            .fieldOutOfRange(region: Region(.backingRecord(id: 3)), field: "flags", offset: 20480 + Self.flagsOffset,
+                             found: UInt64(BackingRecord.dataCRCFlag),
+                             allowed: "init_done (0x2) set in a cached record (a cached record without an initialised "
+                                + "cache is refused by the module)"),
+        ])
+    }
+
+    @Test("a cached record's chain is bounded like a running one's")
+    func cachedBounds() {
+        var r = record(3, initDone: true)
+        r.firstSegment = 63
+        #expect(r.problems(id: 3, segmentCount: 63, offset: 0).map(\.code) == ["field_out_of_range"])
+        r.firstSegment = 7
+        r.cacheSegments = 0
+        #expect(r.problems(id: 3, segmentCount: 63, offset: 0).map(\.code) == ["field_out_of_range"])
+    }
+
+    @Test("state 4, one past cached, is out of range", arguments: [UInt32(4), 7, 0xFFFF_FFFF])
+    func unknown(value: UInt32) {
+        #expect(record(value, initDone: true).problems(id: 3, segmentCount: 63, offset: 0) == [
+            .fieldOutOfRange(region: Region(.backingRecord(id: 3)), field: "state", offset: Self.stateOffset,
+                             found: UInt64(value), allowed: "0 (free), 1 (running), 2 (stopped) or 3 (cached)"),
+        ])
+    }
+}
+
 @Suite("Superblock validation") struct SuperblockValidationTests {
     @Test("a device below 512 MiB cannot be formatted")
     func tooSmall() {
@@ -198,9 +263,21 @@ enum GoldenRecords {
     @Test("another version, unknown incompat bits and a wrong geometry are refused; unknown compat bits are not")
     func refusals() throws {
         let base = try GoldenRecords.superblock()
+        #expect(base.version == UInt16(PCACHE_FORMAT_VERSION))
         var v = base
-        v.version = 3
-        #expect(throws: FormatError.unsupportedVersion(offset: 4096 + 4, found: 3, supported: 2)) { try v.validate(deviceSize: 1 << 30) }
+        v.version = Layout.formatVersion + 1
+        #expect(throws: FormatError.unsupportedVersion(offset: 4096 + 4, found: Layout.formatVersion + 1,
+                                                       supported: Layout.formatVersion)) { try v.validate(deviceSize: 1 << 30) }
+        var old = base
+        old.version = Layout.formatVersion - 1
+        #expect(throws: FormatError.unsupportedVersion(offset: 4096 + 4, found: Layout.formatVersion - 1,
+                                                       supported: Layout.formatVersion)) { try old.validate(deviceSize: 1 << 30) }
+        let older = FormatError.unsupportedVersion(offset: 0, found: Layout.formatVersion - 1, supported: Layout.formatVersion)
+        #expect(older.reason.hasPrefix("older format version \(Layout.formatVersion - 1) (this tool reads version "
+                                       + "\(Layout.formatVersion)): write its caches back under the version "
+                                       + "\(Layout.formatVersion - 1) module, then format it"), "\(older.reason)")
+        let newer = FormatError.unsupportedVersion(offset: 0, found: Layout.formatVersion + 1, supported: Layout.formatVersion)
+        #expect(newer.reason == "unsupported format version \(Layout.formatVersion + 1) (this tool reads version \(Layout.formatVersion))")
         var inc = base
         inc.featureIncompat = 0x10
         #expect(throws: FormatError.unknownIncompatFeatures(offset: 4096 + 24, bits: 0x10)) { try inc.validate(deviceSize: 1 << 30) }

@@ -53,8 +53,9 @@ enum Samples {
     /// A formatted 512 MiB device with backing 0 running on 6 segments (physical 0-5), data_crc on,
     /// 300 keys of 512 bytes in 3 ksets spread over 3 key segments (LAST links after each), the backing
     /// record, key_tail and dirty_tail each written twice (so both slots are valid), dirty_tail at the
-    /// second kset.
-    static func cache() throws -> (SparseImage, CacheLayout) {
+    /// second kset. With `state` .cached the latest record copy says cached (stopped with the cache kept),
+    /// the older one running, as after a stop of a running cache.
+    static func cache(state: BackingRecord.State = .running) throws -> (SparseImage, CacheLayout) {
         let image = try formatted()
         var writer = try CacheWriter(image: image)
         var log = try writer.startCache(id: 0, path: "/dev/vda", deviceSectors: 2 << 20, cacheSegments: 6,
@@ -66,7 +67,7 @@ enum Samples {
             precondition(ok)
         }
         try log.flush()
-        var record = BackingRecord(id: 0, state: .running, path: "/dev/vda", ident: "serial-QM00001",
+        var record = BackingRecord(id: 0, state: state, path: "/dev/vda", ident: "serial-QM00001",
                                    deviceSectors: 2 << 20, firstSegment: 0, cacheSegments: 6,
                                    flags: BackingRecord.dataCRCFlag | BackingRecord.initDoneFlag,
                                    startTime: formatTime + 60)

@@ -30,6 +30,19 @@ import Testing
         #expect(records[1].ident.isEmpty)
     }
 
+    @Test("a cached record holds a cache and, not started, may hold dirty data")
+    func cachedState() throws {
+        let text = """
+            backing_id=2 state=cached init_done=1 started=0 dev=254:0 dev_sectors=8 ident= path=/dev/vda
+            backing_id=4 state=cached init_done=1 started=1 dev=254:0 dev_sectors=8 ident= path=/dev/vdb
+
+            """
+        let (records, _) = try BackingRecord.parse(text, cache: CacheID(0), path: "/x")
+        #expect(records.map(\.state) == [.cached, .cached])
+        #expect(records[0].holdsCache && records[0].mayHoldDirtyData)
+        #expect(records[1].holdsCache && !records[1].mayHoldDirtyData)
+    }
+
     @Test("malformed lines are refused", arguments: [
         "backing_id=0 state=running", "backing_id=64 state=stopped init_done=0 started=0 dev=0:0 dev_sectors=1 ident= path=/dev/a",
         "backing_id=0 state=free init_done=0 started=0 dev=0:0 dev_sectors=1 ident= path=/dev/a", "garbage",

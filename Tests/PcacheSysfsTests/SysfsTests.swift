@@ -12,6 +12,7 @@ import Testing
         #expect(UnregisterRequest(cache: CacheID(3)).optionString == "cache_dev_id=3")
         #expect(BackingStopRequest(backing: BackingID(2)).optionString == "op=backing-stop,backing_id=2")
         #expect(BackingStopRequest(backing: BackingID(2), force: true).optionString == "op=backing-stop,backing_id=2,force=1")
+        #expect(BackingStopRequest(backing: BackingID(2), flush: true).optionString == "op=backing-stop,backing_id=2,flush=1")
     }
 
     @Test("backing start includes only the options given, in ABI order")

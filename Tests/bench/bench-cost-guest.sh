@@ -9,7 +9,8 @@
 #           index memory is read from /proc/slabinfo ("pcache_key" slab) and
 #           the VM waits to be killed (an unclean stop: no backing-stop).
 #   replay  registers the cache again and times backing-start, which replays
-#           the whole key log, then times the clean backing-stop, which
+#           the whole key log, a backing-stop (the cache kept) and the start
+#           after it, then times a backing-stop with flush=1, which
 #           writes every dirty byte back (writeback throughput).
 # Every figure is printed as "COST name value" and written to
 # $RESULTS/cost.env for report.py.
@@ -78,10 +79,21 @@ replay)
 	cost replayed_dirty_bytes "$dirty"
 	for _ in $(seq 50); do [[ -b /dev/pcache0 ]] && break; sleep 0.1; done
 	[[ -b /dev/pcache0 ]] || fail "no /dev/pcache0 after the replay"
-	# writeback runs from the end of the replay (t1) until the clean stop
-	# has written everything back and flushed the backing disk
-	t0=$t1
+	cost replay_ms_per_gib "$(awk -v ms=$((t1 - t0)) -v b="$dirty" 'BEGIN { printf "%.0f", ms * 1073741824 / (b > 0 ? b : 1) }')"
+	# a stop that keeps the dirty cache, and the warm start after it
+	t0=$(now_ms)
 	backing_stop 0
+	t1=$(now_ms)
+	cost stop_keep_ms $((t1 - t0))
+	t0=$(now_ms)
+	expect_write_ok $CD0/adm "op=backing-start,path=/dev/mapper/bench_lin"
+	t1=$(now_ms)
+	cost restart_ms $((t1 - t0))
+	for _ in $(seq 50); do [[ -b /dev/pcache0 ]] && break; sleep 0.1; done
+	# writeback runs from the end of the restart (t1) until the stop with
+	# flush=1 has written everything back and flushed the backing disk
+	t0=$t1
+	backing_flush_stop 0
 	t1=$(now_ms)
 	cost writeback_ms $((t1 - t0))
 	cost writeback_mib_s "$(awk -v b="$dirty" -v ms=$((t1 - t0)) 'BEGIN { printf "%.1f", b / 1048576 / (ms / 1000) }')"

@@ -4,7 +4,8 @@
 # backing_devM attribute, /dev/pcacheN and its queue limits, gc_percent
 # persisted across stop/start and unregister/register, restart finding its
 # record, a different disk at the same path refused, and concurrent
-# operations with sysfs readers.
+# operations with sysfs readers. A stop keeps the cache (its segments stay
+# claimed by a "cached" record); a stop with flush=1 releases them.
 
 TIMEOUT=500
 
@@ -130,14 +131,30 @@ test_stop() {
 	expect_write_ok $ADM "op=backing-stop,backing_id=0"
 	[[ -e $BD0 ]] && fail "backing_dev0 still present"
 	[[ -e /dev/pcache0 || -e /sys/block/pcache0 ]] && fail "/dev/pcache0 still present"
-	expect_kmsg "pcache: cache_dev0: backing_dev0: stopped $BACKING"
+	expect_kmsg "pcache: cache_dev0: backing_dev0: stopped $BACKING in [0-9]+ ms, cache kept for the next start"
 	local held
 	held=$(ls -A /sys/block/${BACKING##*/}/holders; ls -A /sys/block/${PMEM##*/}/holders)
 	[[ -z "$held" ]] || fail "holders left: $held"
-	[[ "$(info_field seg_used)" == 0 ]] || fail "seg_used $(info_field seg_used) after stop, want 0"
+	# the cache is kept: its 8 segments stay claimed by the record
+	[[ "$(info_field seg_used)" == 8 ]] || fail "seg_used $(info_field seg_used) after stop, want 8"
+	grep -q "^backing_id=0 state=cached init_done=1 started=0 " $CD0/backing_records ||
+		fail "record not cached after a stop: $(cat $CD0/backing_records)"
 	[[ "$(info_field backing_devs)" == 0 ]] || fail "backing_devs $(info_field backing_devs) after stop"
 	expect_write_errno ENOENT $ADM "op=backing-stop,backing_id=0"
 	expect_kmsg "pcache: cache_dev0: backing_dev0 is not started"
+}
+
+test_stop_with_flush_releases_the_cache() {
+	expect_write_ok $ADM "op=backing-start,path=$BACKING"
+	kmsg_mark
+	expect_write_errno EINVAL $ADM "op=backing-stop,backing_id=0,flush=1,force=1"
+	expect_kmsg "flush=1 .* and force=1 .* contradict each other"
+	expect_write_errno EINVAL $ADM "op=backing-stop,backing_id=0,flush=2"
+	expect_write_ok $ADM "op=backing-stop,backing_id=0,flush=1"
+	expect_kmsg "pcache: cache_dev0: backing_dev0: stopped $BACKING with flush=1: cache released, the disk is current"
+	[[ "$(info_field seg_used)" == 0 ]] || fail "seg_used $(info_field seg_used) after a flush stop, want 0"
+	grep -q "^backing_id=0 state=stopped " $CD0/backing_records ||
+		fail "record not stopped after a flush stop: $(cat $CD0/backing_records)"
 }
 
 test_restart_finds_record() {
@@ -162,7 +179,8 @@ test_gc_percent_survives_unregister() {
 	expect_write_ok $ADM "op=backing-stop,backing_id=0"
 	expect_write_ok $BUS/cache_dev_unregister cache_dev_id=0
 	expect_write_ok $BUS/cache_dev_register "path=$PMEM"
-	[[ "$(info_field seg_used)" == 0 ]] || fail "seg_used $(info_field seg_used) after re-register"
+	# the cached record's chain is claimed again at register
+	[[ "$(info_field seg_used)" == 8 ]] || fail "seg_used $(info_field seg_used) after re-register, want 8"
 	expect_write_ok $ADM "op=backing-start,path=$BACKING"
 	expect_attr $BD0/cache_gc_percent 55
 	expect_attr $BD0/cache_segs 8
@@ -182,7 +200,7 @@ test_second_backing() {
 	[[ "$(info_field backing_devs)" == 2 ]] || fail "backing_devs $(info_field backing_devs), want 2"
 	expect_write_ok $ADM "op=backing-stop,backing_id=1"
 	expect_write_ok $ADM "op=backing-stop,backing_id=0"
-	[[ "$(info_field seg_used)" == 0 ]] || fail "seg_used $(info_field seg_used) after stops"
+	[[ "$(info_field seg_used)" == 12 ]] || fail "seg_used $(info_field seg_used) after stops, want 12 (both caches kept)"
 	# restart keeps data_crc and ident; a different ident is a different disk
 	kmsg_mark
 	expect_write_errno EINVAL $ADM "op=backing-start,path=$BACKING2,ident=disk-three"
@@ -216,7 +234,8 @@ test_different_disk_refused() {
 	expect_write_ok $ADM "op=backing-stop,backing_id=2"
 	# the record now remembers the new size
 	expect_write_ok $ADM "op=backing-start,path=$dm"
-	expect_write_ok $ADM "op=backing-stop,backing_id=2"
+	# handed back before its disk goes away: no kept cache left behind
+	expect_write_ok $ADM "op=backing-stop,backing_id=2,flush=1"
 	dmsetup remove pcache-t020
 }
 
@@ -259,7 +278,7 @@ test_concurrent_operations() {
 	done
 	touch /tmp/t020.stop
 	wait "$reader"
-	[[ "$(info_field seg_used)" == 0 ]] || fail "seg_used $(info_field seg_used) after the churn"
+	[[ "$(info_field seg_used)" == 12 ]] || fail "seg_used $(info_field seg_used) after the churn, want 12 (two kept caches)"
 	[[ -z $(ls /sys/block | grep pcache) ]] || fail "disks left: $(ls /sys/block | grep pcache)"
 }
 

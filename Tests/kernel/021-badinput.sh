@@ -149,8 +149,12 @@ EOF
 }
 
 test_register_bad_superblock() {
-	local c
-	for c in "version 3|both superblock copies damaged \(copy 0: unsupported format version 3 \(module supports 2\); copy 1: unsupported format version 3" \
+	local c ver next
+	ver=$(sed -n 's/^#define PCACHE_FORMAT_VERSION[[:space:]]*\([0-9]*\).*/\1/p' "$REPO/Sources/CPcacheFormat/include/pcache_format.h")
+	[[ -n "$ver" ]] || fail "no PCACHE_FORMAT_VERSION in pcache_format.h"
+	next=$((ver + 1))
+	for c in "version $next|$PMEM has on-media format version $next, this module reads version $ver: load a newer module" \
+		"version $((ver - 1))|$PMEM has on-media format version $((ver - 1)), this module reads version $ver: write its caches back under the module that wrote it, then format it" \
 		"feature_incompat 0x4|both superblock copies damaged \(copy 0: unknown incompat features 0x4; copy 1: unknown incompat" \
 		"seg_num 100000|both superblock copies damaged \(copy 0: seg_num 100000 does not fit the device" \
 		"crc 0x12345678|both superblock copies damaged \(copy 0: crc mismatch; copy 1: crc mismatch\); run 'pcachectl check $PMEM'$"; do

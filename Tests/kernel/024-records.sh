@@ -94,8 +94,8 @@ sum_of() { dd if="$1" bs=1M count=16 iflag=direct status=none | sha256sum | cut 
 
 # make_unclean START_OPTIONS: start disk A with START_OPTIONS (path= and
 # more), write /tmp/r022.new at 0 (disk A holds /tmp/r022.old there), make
-# writeback impossible and stop with force=1: backing_dev0 stays RUNNING
-# with 4 MiB dirty.
+# writeback impossible and stop (force=1, which since format 3 is what a
+# plain stop does): backing_dev0 is CACHED with 4 MiB dirty.
 make_unclean() {
 	local got
 	dm_a linear
@@ -106,10 +106,12 @@ make_unclean() {
 	dd if=/tmp/r022.new of=/dev/pcache0 bs=1M oflag=direct conv=fsync status=none || fail "write to /dev/pcache0"
 	dm_a error
 	kmsg_mark
-	# force=1: no writeback, the record stays RUNNING with its dirty data
+	# no writeback: the record is CACHED with its dirty data
 	got=$(pcache-rawwrite $ADM "op=backing-stop,backing_id=0,force=1")
 	[[ $got == OK ]] || fail "backing-stop force=1 failed: $got"
-	expect_kmsg "with force=1: dirty data kept in the cache"
+	expect_kmsg "cache kept for the next start"
+	grep -q "^backing_id=0 state=cached init_done=1 " $CD0/backing_records ||
+		fail "record not cached after the stop: $(cat $CD0/backing_records)"
 	[[ -d $CD0/backing_dev0 ]] && fail "backing_dev0 still there after the stop"
 	dm_a linear
 	echo 1000 >$PARAMS/writeback_idle_ms
@@ -159,8 +161,8 @@ test_renamed_disk_finds_its_record() {
 	[[ -d $CD0/backing_dev0 ]] || fail "backing_dev0 missing"
 	wait_disk 0
 	expect_kmsg "backing_dev0: renamed from $node to /dev/mapper/$DMA"
-	expect_kmsg "replaying cache"
-	same /tmp/r022.new /dev/pcache0 || fail "/dev/pcache0 does not return the data written before the unclean stop"
+	expect_kmsg "cache kept at the last stop replayed"
+	same /tmp/r022.new /dev/pcache0 || fail "/dev/pcache0 does not return the data written before the stop"
 	[[ "$(cat $CD0/backing_dev0/path)" == /dev/mapper/$DMA ]] || fail "record path not updated: $(cat $CD0/backing_dev0/path)"
 	local recs
 	recs=$(cat $CD0/backing_records)
@@ -196,7 +198,8 @@ test_uninitialised_running_record_starts_new() {
 	expect_write_ok $ADM "op=backing-start,path=/dev/mapper/$DMA,cache_size=128"
 	wait_disk 0
 	dd if=/tmp/r022.old of=/dev/pcache0 bs=1M oflag=direct conv=fsync status=none || fail "write 1"
-	expect_write_ok $ADM "op=backing-stop,backing_id=0"
+	# flush=1: the record is STOPPED, the chain released with the ksets left in it
+	expect_write_ok $ADM "op=backing-stop,backing_id=0,flush=1"
 	# passthrough start: RUNNING, engine never initialised the chain
 	echo 1 >$PARAMS/passthrough
 	expect_write_ok $ADM "op=backing-start,path=/dev/mapper/$DMA"
@@ -246,7 +249,7 @@ test_forget_record() {
 	grep -q "is started" /tmp/r022.out || fail "refusal of a started record: $(cat /tmp/r022.out)"
 	# pcachectl devices names the record whose disk is gone, and that it may hold dirty data
 	"$PCACHECTL" devices >/tmp/r022.dev 2>&1 || fail "pcachectl devices failed: $(cat /tmp/r022.dev)"
-	grep -A1 "records whose disk is not present" /tmp/r022.dev | grep -q "cache_dev0/backing_dev0 (not started, stopped uncleanly: may hold dirty data" ||
+	grep -A1 "records whose disk is not present" /tmp/r022.dev | grep -q "cache_dev0/backing_dev0 (stopped, cache kept (may hold dirty data)" ||
 		fail "pcachectl devices does not show the orphaned record: $(cat /tmp/r022.dev)"
 	grep -A1 "^  $BACKING2 " /tmp/r022.dev | grep -q "record cache_dev0/backing_dev1 (started as /dev/pcache[0-9]*, 0 B dirty)" ||
 		fail "pcachectl devices does not show $BACKING2's record: $(cat /tmp/r022.dev)"

@@ -122,8 +122,8 @@ test_fio_randrw_mixed() {
 }
 
 test_fio_read_verify_after_restart() {
-	# stop cleanly (everything written back), start again: all data must
-	# come back from the backing disk through the (new, empty) cache
+	# stop (the cache is kept), start again: all data must come back
+	# through the replayed cache
 	backing_stop 0
 	[[ "$(backing_start "$BACKING" "")" == $PC ]] || fail "restarted under another name"
 	fio_run --rw=write --bs=1m --size=320m --offset=64m --iodepth=4 --verify_only=1
@@ -133,7 +133,7 @@ test_stop_leaves_backing_clean() {
 	local pre
 	pre=$(dd if=$PC bs=1M count=$REF_MB iflag=direct status=none | sha256sum)
 	kmsg_mark
-	backing_stop 0
+	backing_flush_stop 0
 	expect_kmsg "backing_dev0: cache clean"
 	[[ "$(dd if="$BACKING" bs=1M count=$REF_MB iflag=direct status=none | sha256sum)" == "$pre" ]] ||
 		fail "the backing disk does not hold what /dev/pcache0 returned before the stop"

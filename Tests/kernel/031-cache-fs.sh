@@ -90,8 +90,8 @@ test_xfs_tree() {
 
 test_stop_start() {
 	kmsg_mark
-	backing_stop 0
-	backing_stop 1
+	backing_flush_stop 0
+	backing_flush_stop 1
 	expect_kmsg "backing_dev0: cache clean"
 	expect_kmsg "backing_dev1: cache clean"
 	# the backing disks alone hold the filesystems now

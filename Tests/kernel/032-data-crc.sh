@@ -63,7 +63,7 @@ test_bad_data_not_written_back() {
 	expect_kmsg "backing_dev0: writeback: data_crc mismatch at backing offset $((8 << 20)).*writeback stops before it until it is overwritten"
 	read_block /dev/pcache0 $((8 << 20)) >/dev/null 2>&1 && fail "the bad block reads without error while writeback is blocked"
 	dd if=/dev/zero of=/dev/pcache0 bs=4096 seek=2048 count=1 oflag=direct status=none || fail "overwrite failed"
-	backing_stop 0
+	backing_flush_stop 0
 	expect_kmsg "backing_dev0: writeback: data_crc mismatch at backing offset $((8 << 20)).*overwritten since, not written back"
 	echo 600000 >/sys/module/pcache/parameters/writeback_idle_ms
 	read_block "$BACKING" $((8 << 20)) | grep -q CRC-TOKEN && fail "the corrupted block reached the backing disk"

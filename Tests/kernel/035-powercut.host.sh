@@ -11,7 +11,7 @@
 # the 64 MiB cache busy so that writeback and GC run, and QEMU is SIGKILLed
 # at a random moment. The module's testing knob key_seg_limit=65536 makes the
 # key log move to a new key segment every 64 KiB of ksets, so replay crosses
-# LAST ksets and GC reclaims key segments between the cuts. The last boot checks, stops the cache cleanly and
+# LAST ksets and GC reclaims key segments between the cuts. The last boot checks, stops the cache with flush=1 and
 # checks the backing disk alone.
 
 TIMEOUT=1800
@@ -35,7 +35,7 @@ guest_script() {
 		tail -n 1 \$RESULTS/check.txt >/dev/console
 		console_mark checked
 		if (($1 == $CUTS)); then
-			backing_stop 0
+			backing_flush_stop 0
 			python3 "\$TESTS_DIR/cache_ackcheck.py" \$BACKING $ACKS >\$RESULTS/check-backing.txt || { cat \$RESULTS/check-backing.txt >/dev/console; console_mark BACKING-CHECK-FAILED; exit 1; }
 			console_mark final-ok
 			exit 0
@@ -82,7 +82,7 @@ test_replay_catches_flipped_data() {
 		dd if=\$pc bs=4096 skip=2048 count=1 iflag=direct status=none >/dev/null 2>\$RESULTS/dd.err && fail 'the corrupted block was read without error'
 		grep -q 'Input/output error' \$RESULTS/dd.err || fail \"not EIO: \$(cat \$RESULTS/dd.err)\"
 		dd if=/dev/zero of=\$pc bs=4096 seek=2048 count=1 oflag=direct status=none || fail 'overwrite failed'
-		backing_stop 0
+		backing_flush_stop 0
 		expect_kmsg 'data_crc mismatch at backing offset 8388608 .*overwritten since, not written back'
 		dd if=\$BACKING bs=4096 skip=2048 count=1 iflag=direct status=none | grep -q CRCREPLAY && fail 'the corrupted block reached the backing disk'
 		echo reader-ok" 400

@@ -9,7 +9,7 @@
 # intact (cache_fsworker.py check), unmounts, requires a clean `e2fsck -fn` /
 # `xfs_repair -n`, then mounts again and runs cache_fsworker.py write (each
 # operation fsynced before its FACK line reaches the console) until QEMU is
-# SIGKILLed at a random moment. The last boot also stops the cache cleanly
+# SIGKILLed at a random moment. The last boot also stops the cache with flush=1
 # and checks the filesystem and the files on the backing disk alone.
 
 TIMEOUT=1500
@@ -48,7 +48,7 @@ guest_script() {
 		fsck_clean \$pc
 		console_mark checked
 		if (($boot == $CUTS)); then
-			backing_stop 0
+			backing_flush_stop 0
 			fsck_clean \$BACKING
 			mount -t $fs -o ro \$BACKING /mnt/t || { console_mark BACKING-CHECK-FAILED mount; exit 1; }
 			files_check

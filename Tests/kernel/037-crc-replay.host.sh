@@ -45,7 +45,7 @@ test_replay_bad_clean_key_is_not_older_data() {
 		expect_write_ok \$BUS/cache_dev_register \"path=\$PMEM\"
 		kmsg_mark
 		pc=\$(backing_start \$BACKING '')
-		expect_kmsg 'replaying cache'
+		expect_kmsg 'cache replayed after an unclean stop'
 		expect_kmsg 'replay: data_crc mismatch at backing offset $X '
 		read_block \$pc $X >/dev/null || fail 'read of X failed after the replay'
 		holds \$pc $X $a && fail 'reads of X return the older cached data A'

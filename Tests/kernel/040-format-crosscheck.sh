@@ -102,15 +102,15 @@ test_check_passes_after_io_while_running() {
 test_check_passes_after_clean_stop() {
 	kmsg_mark
 	backing_stop 0
-	expect_kmsg "stopped"
+	expect_kmsg "stopped .*cache kept"
 	local rc=0
 	"$PCACHECTL" check "$PMEM" >$OUT || rc=$?
 	((rc == 0)) || fail "check after stop: exit $rc: $(head -n 5 $OUT | tr '\n' '|')"
 	"$PCACHECTL" dump "$PMEM" >$OUT || fail "dump failed"
-	grep -q "backing 0: stopped $BACKING" $OUT || fail "dump lacks the stopped record: $(grep 'backing 0' $OUT)"
+	grep -q "backing 0: cached (stopped, cache kept) $BACKING" $OUT || fail "dump lacks the cached record: $(grep 'backing 0' $OUT)"
 	grep -q "cache_segs: *4 " $OUT || fail "dump lacks cache_segs 4: $(grep cache_segs $OUT)"
 	"$PCACHECTL" dump --json "$PMEM" >$OUT || fail "dump --json failed"
-	[[ "$(json_get backings.0.state)" == stopped ]] || fail "JSON state $(json_get backings.0.state)"
+	[[ "$(json_get backings.0.state)" == cached ]] || fail "JSON state $(json_get backings.0.state)"
 	[[ "$(json_get backings.0.path)" == "$BACKING" ]] || fail "JSON path $(json_get backings.0.path)"
 	[[ "$(json_get schema_version)" == 1 ]] || fail "no schema_version"
 }

@@ -264,11 +264,29 @@ test_non_root() {
 }
 
 test_backing_stop() {
-	ctl 0 'stopped /dev/pcache0 \(/dev/vda on cache_dev0/backing_dev0\)' backing stop /dev/pcache0
+	bad 64 'contradict' backing stop --flush --force /dev/pcache0
+	bad 64 'name a backing device, or --all' backing stop
+	bad 64 'takes no device' backing stop --all /dev/pcache0
+	ctl 0 'stopped /dev/pcache0 \(/dev/vda on cache_dev0/backing_dev0\): cache kept for the next start; the disk alone is not current' backing stop /dev/pcache0
 	[[ -e /dev/pcache0 ]] && fail "/dev/pcache0 still exists after stop"
+	ctl 0 'cache_dev0/backing_dev0 \(stopped, cache kept' devices
+	ctl 0 'backing_dev0 /dev/vda \(stopped, cache kept: replayed at its next start; the disk alone is not current\)' list
+	ctl 0 '"disk_current": false' list --json
+	# the bare disk of a kept cache is marked for udev (SYSTEMD_READY=0 in the rule)
+	ctl 0 '^PCACHE_MEMBER=cache_dev0/backing_dev0$' probe --udev "$BACKING"
+	grep -qx 'PCACHE_MEMBER_STATE=cached' <<<"$OUT" || fail "probe: no PCACHE_MEMBER_STATE=cached: $OUT"
+	grep -qx 'PCACHE_ROLE=backing_dev' <<<"$OUT" || fail "probe: no PCACHE_ROLE=backing_dev: $OUT"
 	# The record keeps size and gc_percent: a restart needs no --cache-size.
 	ctl 0 '^/dev/pcache0$' backing start --cache cache_dev0 "$BACKING"
 	ctl 0 '^40$' get /dev/pcache0 gc-percent
+	OUT=$("$PCACHECTL" probe --udev "$BACKING")
+	grep -q PCACHE_MEMBER <<<"$OUT" && fail "probe marks a started disk as a member with a kept cache: $OUT"
+	ctl 0 'stopped /dev/pcache0 .*: everything written back, cache released; the disk alone is current' backing stop --flush /dev/pcache0
+	ctl 0 'cache_dev0/backing_dev0 \(stopped with flush: no cached data, the disk is current' devices
+	ctl 0 '^/dev/pcache0$' backing start --cache cache_dev0 "$BACKING"
+	ctl 0 'stopped /dev/pcache0 .*cache kept' backing stop --all
+	ctl 0 '' backing stop --all
+	ctl 0 '^/dev/pcache0$' backing start --cache cache_dev0 "$BACKING"
 	ctl 0 'stopped' backing stop /dev/vda
 }
 
@@ -280,7 +298,8 @@ test_identity_recorded_and_enforced() {
 	bad 65 'different disk' backing start --cache cache_dev0 "$BACKING2" --ident serial-t050-b
 	ctl 0 '^/dev/pcache' backing start --cache cache_dev0 "$BACKING2" --ident serial-t050-b --force
 	ctl 0 '^serial-t050-b$' get "$BACKING2" ident
-	ctl 0 'stopped' backing stop "$BACKING2"
+	# handed back: its disk is current, no member of a kept cache (test_probe)
+	ctl 0 'stopped' backing stop --flush "$BACKING2"
 }
 
 test_apply() {

@@ -12,17 +12,18 @@
 #     data), and succeeds once the disk heals;
 #   - bursts of errors (flakey) during a write workload: nothing acknowledged
 #     is lost once the disk heals;
-#   - backing-stop while the disk fails returns within a bound (it may fail),
-#     and the dirty data is still there after the disk heals;
+#   - backing-stop with flush=1 while the disk fails returns within a bound
+#     (it may fail), and the dirty data is still there after the disk heals;
 #   - with the disk failing and the cache full of dirty data, a writer gets
 #     EIO within the stall bound (stall_timeout_s, set to $STALL s here)
 #     instead of sleeping in queue_rq forever, reads of cached data still
 #     work, a flush ends, stats show the failing writeback, and the kernel
 #     log has one line for it, not one per retry (which back off);
-#   - backing-stop against a dead disk: a signal ends it at once, without a
-#     signal it gives up with EIO after the bound, and either way
-#     /dev/pcache0 keeps running; an unregister behind it returns too;
-#     force=1 stops at once and the next start replays the dirty data.
+#   - backing-stop with flush=1 against a dead disk: a signal ends it at
+#     once, without a signal it gives up with EIO after the bound, and either
+#     way /dev/pcache0 keeps running; an unregister behind it returns too;
+#     a stop without flush (force=1, as old scripts write it) stops at once
+#     and the next start replays the dirty data.
 # Under `make soak` (pcache_soak=N) the flakey phase runs N times longer.
 
 TIMEOUT=840
@@ -182,7 +183,7 @@ test_stop_with_failing_disk_is_bounded() {
 	dd if=/tmp/f062.b of=/dev/pcache0 bs=1M seek=200 conv=nocreat,notrunc oflag=direct status=none ||
 		fail "write to /dev/pcache0 failed"
 	t0=$(date +%s)
-	r=$(rel_write $ADM "op=backing-stop,backing_id=0" 150)
+	r=$(rel_write $ADM "op=backing-stop,backing_id=0,flush=1" 150)
 	secs=$(($(date +%s) - t0))
 	echo "backing-stop with a failing disk: $r after ${secs}s"
 	[[ $r != TIMEOUT ]] || fail "backing-stop hung (> 150 s) with a failing disk"
@@ -213,7 +214,7 @@ test_stop_drains_after_recovery_from_a_stall() {
 	[[ "$(stat_of writeback_failing)" == 1 ]] || fail "writeback is not failing ($(stat_of writeback_failing))"
 	dm_switch delay 1500
 	t0=$(date +%s)
-	r=$(rel_write $ADM "op=backing-stop,backing_id=0" 150)
+	r=$(rel_write $ADM "op=backing-stop,backing_id=0,flush=1" 150)
 	secs=$(($(date +%s) - t0))
 	echo "backing-stop right after the disk recovered (I/O delayed 1.5 s): $r after ${secs}s"
 	dm_switch linear
@@ -358,7 +359,7 @@ test_stop_dead_disk_interruptible_bounded() {
 	dd if=/tmp/f062.b of=/dev/pcache0 bs=1M seek=200 conv=nocreat,notrunc oflag=direct status=none ||
 		fail "write failed"
 	t0=$(date +%s)
-	timeout -s INT -k 60 3 pcache-rawwrite $ADM "op=backing-stop,backing_id=0"
+	timeout -s INT -k 60 3 pcache-rawwrite $ADM "op=backing-stop,backing_id=0,flush=1"
 	secs=$(($(date +%s) - t0))
 	echo "backing-stop interrupted by SIGINT after 3 s: returned after ${secs}s"
 	[[ -b /dev/pcache0 ]] || fail "the interrupted stop tore /dev/pcache0 down"
@@ -366,7 +367,7 @@ test_stop_dead_disk_interruptible_bounded() {
 	read_back /dev/pcache0 200 /tmp/f062.b || fail "the data does not read back after the interrupted stop"
 
 	t0=$(date +%s)
-	r=$(rel_write $ADM "op=backing-stop,backing_id=0" 120)
+	r=$(rel_write $ADM "op=backing-stop,backing_id=0,flush=1" 120)
 	secs=$(($(date +%s) - t0))
 	echo "backing-stop with a dead disk: $r after ${secs}s (bound ${STALL}s)"
 	[[ $r == EIO ]] || fail "backing-stop with a dead disk returned $r (want EIO, device kept)"
@@ -388,7 +389,7 @@ test_unregister_behind_stuck_stop() {
 	dm_switch error
 	dd if=/tmp/f062.b of=/dev/pcache0 bs=1M seek=240 conv=nocreat,notrunc oflag=direct status=none ||
 		fail "write failed"
-	rel_write $ADM "op=backing-stop,backing_id=0" 120 >/tmp/f062.stop &
+	rel_write $ADM "op=backing-stop,backing_id=0,flush=1" 120 >/tmp/f062.stop &
 	pid=$!
 	sleep 1
 	# a reader of backing_records (pcachectl devices, udev) behind the stop is interruptible

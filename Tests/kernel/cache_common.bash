@@ -5,7 +5,9 @@
 #   cache_register               format + register $PMEM as cache_dev0
 #   backing_start DEV OPTS       op=backing-start,path=DEV,OPTS; waits for the
 #                                disk; prints its /dev/pcacheN
-#   backing_stop ID              op=backing-stop,backing_id=ID
+#   backing_stop ID              op=backing-stop,backing_id=ID (keeps the cache)
+#   backing_flush_stop ID        the same with flush=1: everything written
+#                                back, the cache released
 #   backing_stat ID NAME         one engine counter of backing_devID
 
 BUS=/sys/bus/pcache
@@ -42,6 +44,10 @@ backing_start() {
 
 backing_stop() {
 	expect_write_ok $CD0/adm "op=backing-stop,backing_id=$1"
+}
+
+backing_flush_stop() {
+	expect_write_ok $CD0/adm "op=backing-stop,backing_id=$1,flush=1"
 }
 
 backing_id_of() {

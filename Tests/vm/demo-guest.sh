@@ -155,11 +155,17 @@ do_write() {
 	NOTE="$(wc -l <"$RESULTS/manifest.sha256") files, $(du -sm $MNT | cut -f1) MiB written and synced in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s"
 }
 
+# the engine counter NAME of backing_dev0 (0 without a cache)
+demo_stat() { awk -v n="$1" '$1 == n { print $2 }' $BUS/devices/cache_dev0/backing_dev0/stats 2>/dev/null || echo 0; }
+
 do_verify() {
+	local h0 m0 h m
 	echo 3 >/proc/sys/vm/drop_caches
+	h0=$(demo_stat hits) m0=$(demo_stat misses)
 	echo "\$ (cd $MNT && sha256sum -c --quiet manifest)"
 	if (cd $MNT && sha256sum -c --quiet "$RESULTS/manifest.sha256") 2>&1 | sed 's/^/    /'; then
-		NOTE="all $(wc -l <"$RESULTS/manifest.sha256") files read back with matching sha256"
+		h=$(($(demo_stat hits) - ${h0:-0})) m=$(($(demo_stat misses) - ${m0:-0}))
+		NOTE="all $(wc -l <"$RESULTS/manifest.sha256") files read back with matching sha256; cache: $h hits, $m misses ($((h * 100 / (h + m + (h + m == 0)))) % hits)"
 	else
 		NOTE="sha256 mismatch (see above)"
 		return 1
@@ -186,16 +192,15 @@ do_status() {
 	return 0
 }
 
+# do_stop [--flush]: a stop keeps the cache for the next start; --flush hands the disk back
 do_stop() {
 	if mountpoint -q $MNT; then
 		run umount $MNT || { NOTE="umount failed"; return 1; }
 	fi
-	if ctl_has flush; then
-		run "$PCACHECTL" flush "$DEV" --wait || { NOTE="pcachectl flush failed"; return 1; }
-	fi
 	if ctl_has backing stop; then
-		run "$PCACHECTL" backing stop "$DEV" || { NOTE="pcachectl backing stop failed"; return 1; }
-		NOTE="pcachectl backing stop"
+		run "$PCACHECTL" backing stop "$@" "$DEV" || { NOTE="pcachectl backing stop $* failed"; return 1; }
+		NOTE="pcachectl backing stop $*"
+		run cat $BUS/devices/cache_dev0/backing_records
 	else
 		echo "\$ echo op=backing-stop,backing_id=0 > $BUS/devices/cache_dev0/adm"
 		echo "op=backing-stop,backing_id=0" >$BUS/devices/cache_dev0/adm || { NOTE="sysfs backing-stop refused"; return 1; }
@@ -246,6 +251,6 @@ else
 	stage "reboot: mount" "reboot: start" -- do_remount
 	stage "reboot: verify files" "reboot: mount" "write files" -- do_verify
 	stage "reboot: status" "reboot: start" -- do_status
-	stage "reboot: stop" "reboot: start" -- do_stop
+	stage "reboot: stop --flush" "reboot: start" -- do_stop --flush
 fi
 exit 0

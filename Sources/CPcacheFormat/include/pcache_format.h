@@ -22,6 +22,11 @@
  *    a kset whose stamp differs is a leftover of an earlier use of the
  *    segment, not part of the log. A new cache starts every segment at a
  *    random generation (no longer 0). Backing record flag INIT_DONE.
+ *  3 (2026-12) backing record state CACHED: stopped with its cache kept
+ *    (clean and dirty data, every kset persisted); the chain stays claimed
+ *    and the next start replays it. The bare disk is not current while a
+ *    record is CACHED. A version 2 device is refused (drain it with the
+ *    version 2 module's backing-stop, then format).
  *
  * Device map (byte offsets):
  *
@@ -53,7 +58,7 @@
 
 #include <linux/types.h>
 
-#define PCACHE_FORMAT_VERSION		2
+#define PCACHE_FORMAT_VERSION		3
 
 /* "PCACHE01" read as a little-endian u64. Zero means never formatted. */
 #define PCACHE_MAGIC			0x3130454843414350ULL
@@ -141,6 +146,12 @@ _Static_assert(sizeof(struct pcache_meta_header_onmedia) == 8, "meta header size
 #define PCACHE_BACKING_STATE_FREE	0	/* slot unused */
 #define PCACHE_BACKING_STATE_RUNNING	1	/* started; cache may hold dirty data */
 #define PCACHE_BACKING_STATE_STOPPED	2	/* stopped cleanly; cache empty */
+/*
+ * Stopped with the cache kept: every kset persisted, the chain (INIT_DONE
+ * required) holds clean and dirty data and is replayed at the next start.
+ * The bare disk lacks the dirty data and must not be used alone.
+ */
+#define PCACHE_BACKING_STATE_CACHED	3
 
 /* Backing record flags. */
 #define PCACHE_BACKING_F_DATA_CRC	(1U << 0)

@@ -194,6 +194,8 @@ struct BackingJSON: Encodable {
     var firstSeg: UInt32?
     var cacheSegs: UInt32?
     var startTime: UInt64?
+    /// RUNNING or CACHED with INIT_DONE: the chain holds cached data the next start replays, and was checked.
+    var holdsCache: Bool?
     /// RUNNING without INIT_DONE: nothing to replay, the chain was not checked.
     var chainNotInitialised: Bool?
     var keyTail: PositionJSON?
@@ -217,6 +219,7 @@ struct BackingJSON: Encodable {
             firstSeg = r.firstSegment
             cacheSegs = r.cacheSegments
             startTime = r.startTime
+            holdsCache = r.holdsCache
             if b.chainNotInitialised { chainNotInitialised = true }
         }
         keyTail = b.keyTail.map(PositionJSON.init)

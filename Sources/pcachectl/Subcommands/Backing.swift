@@ -26,8 +26,10 @@ extension PcacheCtl.Backing {
                 identity, not by name: started under another name (/dev/disk/by-id/..., a renumbered sdX) it reuses \
                 its record and replays its cache; a different disk behind a recorded path is refused unless --force \
                 is given, which discards that record's cache without writing any of it. The first start needs \
-                --cache-size (rounded up to 16 MiB segments, at least 4); later starts reuse the record and, after a \
-                crash or an unclean stop, replay its cached data (a clean stop leaves the cache empty). Waits for /dev/pcacheN (udev monitor, or polling /dev without udevd).
+                --cache-size (rounded up to 16 MiB segments, at least 4); later starts reuse the record and replay its \
+                cached data, clean and dirty: after a stop, a module reload, a reboot or a crash the cache is warm \
+                (only a stop with --flush leaves it empty). Waits for /dev/pcacheN (udev monitor, or polling /dev \
+                without udevd).
 
                 EXAMPLES:
                   pcachectl backing start --cache cache_dev0 /dev/vda --cache-size 1G
@@ -84,32 +86,104 @@ extension PcacheCtl.Backing {
 
     struct Stop: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Stop a backing device (its cached data stays on pmem for the next start).",
+            abstract: "Stop a backing device, keeping its cache (clean and dirty) for the next start.",
             discussion: """
                 Refuses while /dev/pcacheN is mounted, held by another device or open by a process, naming who.
 
-                A stop first writes every dirty block back to the disk while /dev/pcacheN still exists (closed \
-                to new opens). If the disk fails and writeback makes no progress for stall_timeout_s (30 s by \
-                default), or the stop is interrupted (Ctrl-C), it fails and /dev/pcacheN keeps running with its \
-                data. --force skips the writeback: the dirty data stays in the cache and is replayed when the \
-                disk is started again; it returns promptly even when the disk is dead.
+                By default the stop is quick and writes nothing back: the cache's last keys are persisted, \
+                /dev/pcacheN goes away and the record is marked 'cached'. The next 'backing start' of the disk \
+                (after a module reload or a reboot too) replays the cache and finds it warm. Until then the disk \
+                alone is NOT current (it lacks the dirty data): do not mount or copy it without the cache.
+
+                --flush hands the disk back: every dirty block is written back while /dev/pcacheN still exists \
+                (closed to new opens), with progress (bytes left, rate, ETA; a bar on a terminal, JSON lines \
+                with --json), then the cache is released and the disk alone is current. Ctrl-C, or writeback \
+                making no progress for stall_timeout_s, ends the flush: /dev/pcacheN keeps running with its \
+                data, and the flush can be run again.
 
                 EXAMPLES:
                   pcachectl backing stop /dev/pcache0
                   pcachectl backing stop cache_dev0/backing_dev0
-                  pcachectl backing stop /dev/vda
-                  pcachectl backing stop --force /dev/pcache0
+                  pcachectl backing stop --flush /dev/pcache0
+                  pcachectl backing stop --flush --json /dev/vda
+                  pcachectl backing stop --all        # what pcache.service runs at shutdown
                 """)
 
-        @Argument(help: "/dev/pcacheN, pcacheN, cache_devN/backing_devM or the backing disk's path.") var backing: String
-        @Flag(help: "Do not write dirty data back first: it stays in the cache, for replay at the next start.")
-        var force = false
+        @Argument(help: "/dev/pcacheN, pcacheN, cache_devN/backing_devM or the backing disk's path.") var backing: String?
+        @Flag(help: "Stop every started backing device (keeping the caches); each failure is reported, the others still stop.")
+        var all = false
+        @Flag(help: "Write all dirty data back and release the cache, so that the disk alone is current.")
+        var flush = false
+        @Flag(help: .hidden) var force = false
+        @Option(help: "Seconds between progress samples with --flush.") var interval: Double = 0.5
+        @OptionGroup var output: JSONOption
+
+        func validate() throws {
+            guard interval >= 0.05, interval <= 60 else { throw ValidationError("--interval must be 0.05...60 seconds") }
+            if all == (backing != nil) {
+                throw ValidationError(all ? "--all takes no device" : "name a backing device, or --all")
+            }
+            if all && flush { throw ValidationError("--all does not flush: stop with --flush one device at a time") }
+            if flush && force {
+                throw ValidationError("--flush and --force contradict each other (--force, from before format 3, keeps the cache as a plain stop does)")
+            }
+        }
 
         func run() throws {
+            if all { return try stopAll() }
+            let backing = self.backing!
             try runControl("backing stop") {
-                let stopped = try Operations(tree: controlTree).stopBacking(backing, force: force)
-                print("stopped \(stopped.deviceName) (\(stopped.path) on \(stopped.cache)/\(stopped.id))"
-                      + (force ? "; dirty data stays in the cache for replay at the next start" : ""))
+                let started = monotonic()
+                var sampler: ProgressSampler?
+                if flush { catchInterrupts() }
+                let ops = Operations(tree: controlTree)
+                let stopped: BackingDevice
+                do {
+                    stopped = try ops.stopBacking(backing, flush: flush) { device in
+                        guard flush else { return }
+                        sampler = ProgressSampler(tree: controlTree, device: device, interval: interval,
+                                                  json: output.json, bar: stderrIsTerminal && !output.json)
+                    }
+                } catch let error as SysfsError where flush && error.errno == .interrupted {
+                    let left = sampler?.finish()
+                    let name = sampler?.device.deviceName ?? backing
+                    throw LifecycleError(.timeout, "interrupted: \(left.map { formatBytes($0) + " still dirty" } ?? "dirty data left"); \(name) keeps running with its data, run the flush again to finish it")
+                } catch {
+                    _ = sampler?.finish()
+                    throw error
+                }
+                _ = sampler?.finish()
+                let seconds = monotonic() - started
+                if output.json {
+                    print(JSON.document([("event", .string("stopped")), ("device", .string(stopped.deviceName)),
+                                         ("backing", .string("\(stopped.cache)/\(stopped.id)")), ("path", .string(stopped.path)),
+                                         ("cache_kept", .bool(!flush)), ("disk_current", .bool(flush)),
+                                         ("seconds", .double(seconds))]).render(pretty: false))
+                } else {
+                    print("stopped \(stopped.deviceName) (\(stopped.path) on \(stopped.cache)/\(stopped.id))"
+                          + (flush ? ": everything written back, cache released; the disk alone is current"
+                                   : ": cache kept for the next start; the disk alone is not current (use --flush to hand it back)"))
+                }
+            }
+        }
+
+        /// Every started backing device, the fast way; the first failure's status is the exit status.
+        func stopAll() throws {
+            try runControl("backing stop") {
+                let tree = controlTree
+                guard tree.isModuleLoaded else { return }
+                let ops = Operations(tree: tree)
+                var firstError: (any Error)?
+                for device in try tree.snapshot().flatMap(\.backing) {
+                    do {
+                        let stopped = try ops.stopBacking("\(device.cache)/\(device.id)")
+                        print("stopped \(stopped.deviceName) (\(stopped.path) on \(stopped.cache)/\(stopped.id)): cache kept")
+                    } catch {
+                        printError("pcachectl: backing stop: \(device.deviceName): \(error)")
+                        if firstError == nil { firstError = error }
+                    }
+                }
+                if let firstError { throw firstError }
             }
         }
     }

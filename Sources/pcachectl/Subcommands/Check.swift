@@ -7,10 +7,11 @@ extension PcacheCtl {
         static let configuration = CommandConfiguration(
             abstract: "Check a cache device or image for damage, fsck-style (read-only).",
             discussion: """
-                Walks both superblock copies, the 64 backing records (both slots), each running cache's \
-                segment chain, segment generations, key_tail and dirty_tail, and the kset log from key_tail; \
-                with data_crc on, also the crc of every live cached extent. Prints each problem on its own \
-                line with its byte offset, what was found and what was expected, then a summary line.
+                Walks both superblock copies, the 64 backing records (both slots), each running or cached \
+                (stopped, cache kept) cache's segment chain, segment generations, key_tail and dirty_tail, \
+                and the kset log from key_tail; with data_crc on, also the crc of every live cached extent. \
+                Prints each problem on its own line with its byte offset, what was found and what was \
+                expected, then a summary line.
 
                 Exit status: 0 clean, 2 repairable damage only (the kernel still reads the device, e.g. one \
                 damaged copy of a two-copy record or a torn kset at the end of the log), 65 fatal damage \
@@ -55,7 +56,10 @@ struct CheckReport: Report {
     var summary: InspectionSummary
     var problems: [ProblemJSON]
     var backings: Int
+    /// Records in state running.
     var runningCaches: Int
+    /// Records in state cached (stopped with the cache kept: replayed at the next start).
+    var cachedCaches: Int
     var ksets: Int
     var keys: Int
     var dataBytesVerified: UInt64
@@ -64,7 +68,8 @@ struct CheckReport: Report {
     private var summaryLine: String
 
     enum CodingKeys: String, CodingKey {
-        case device, deviceSizeBytes, summary, problems, backings, runningCaches, ksets, keys, dataBytesVerified, bytesRead
+        case device, deviceSizeBytes, summary, problems, backings, runningCaches, cachedCaches, ksets, keys, dataBytesVerified,
+             bytesRead
     }
 
     init(device: String, inspection i: Inspection) {
@@ -74,6 +79,7 @@ struct CheckReport: Report {
         problems = i.problems.map(ProblemJSON.init)
         backings = i.backings.filter { $0.record.map { $0.state != .free } ?? true }.count
         runningCaches = i.backings.filter { $0.record?.state == .running }.count
+        cachedCaches = i.backings.filter { $0.record?.state == .cached }.count
         ksets = i.backings.compactMap(\.log).map(\.ksets).reduce(0, +)
         keys = i.backings.compactMap(\.log).map(\.keys).reduce(0, +)
         dataBytesVerified = i.backings.compactMap(\.log).map(\.dataBytesVerified).reduce(0, +)
@@ -82,7 +88,8 @@ struct CheckReport: Report {
             "note: backing \($0.id): running, chain not initialised, nothing to replay (the next start initialises a new one)"
         } + i.problems.map(\.description)
         summaryLine = "\(device): \(i.summaryLine)"
-            + (i.superblock == nil ? "" : "; \(backings) backing record(s), \(runningCaches) running, \(ksets) kset(s), \(keys) key(s)")
+            + (i.superblock == nil ? "" : "; \(backings) backing record(s), \(runningCaches) running, \(cachedCaches) cached, "
+                                          + "\(ksets) kset(s), \(keys) key(s)")
     }
 
     var text: String { (lines + [summaryLine]).joined(separator: "\n") }

@@ -8,8 +8,9 @@ extension PcacheCtl {
             abstract: "Show everything on a cache device or image in human form (read-only).",
             discussion: """
                 Prints the superblock (both copies), every backing record that is not zero (both slots with \
-                their seq and crc status), and for each running cache its segment chain, generations, \
-                key_tail and dirty_tail, and a summary of its kset log, followed by any problems found. \
+                their seq and crc status), and for each running or cached (stopped, cache kept) cache its \
+                segment chain, generations, key_tail and dirty_tail, and a summary of its kset log, followed \
+                by any problems found. \
                 --json prints the same with a schema_version; --json also lists every chain segment.
 
                 Exit status: 0 dumped (even with problems: run check to classify them), 65 no usable \
@@ -96,7 +97,7 @@ struct DumpReport: Report {
     }
 
     private func backingLines(_ b: BackingInspection) -> [String] {
-        var out = ["  backing \(b.id): " + (b.record.map { ($0.state?.name ?? "state \($0.stateValue)") + " " + ($0.path ?? "?") }
+        var out = ["  backing \(b.id): " + (b.record.map { ($0.state?.phrase ?? "state \($0.stateValue)") + " " + ($0.path ?? "?") }
                                              ?? "no valid copy")]
         for n in b.copies.slots.indices { out.append("    " + copyLine(b.copies, n)) }
         guard let r = b.record else { return out }
@@ -111,6 +112,9 @@ struct DumpReport: Report {
         f.add("start_time", r.startTime)
         out.append(f.text)
         if b.chainNotInitialised { out.append("    chain not initialised (no init_done flag), nothing to replay") }
+        if r.state == .cached && r.initDone {
+            out.append("    cache kept at the stop: the next start replays it; the disk alone lacks its dirty data")
+        }
         for (name, c) in [("key_tail", b.keyTail), ("dirty_tail", b.dirtyTail)] {
             guard let c else { continue }
             let pos = c.latest.map { "\($0.record.cacheSegment):\($0.record.segmentOffset)" } ?? "none"

@@ -79,19 +79,7 @@ extension PcacheCtl {
         }
 
         func progress(start: UInt64, now: UInt64, elapsed: Double) {
-            let doneBytes = start > now ? start - now : 0
-            let fraction = start == 0 ? 1 : Double(doneBytes) / Double(start)
-            let width = 30
-            let filled = Int((fraction * Double(width)).rounded(.down))
-            var eta = "--:--"
-            if doneBytes > 0, elapsed > 0 {
-                let rate = Double(doneBytes) / elapsed
-                let seconds = Int((Double(now) / rate).rounded())
-                eta = "\(seconds / 60):" + (seconds % 60 < 10 ? "0" : "") + "\(seconds % 60)"
-            }
-            let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-            let line = Array("\r[\(bar)] \(Int(fraction * 100))% \(formatBytes(now)) dirty, ETA \(eta)   ".utf8)
-            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            drawProgress(start: start, now: now, elapsed: elapsed)
         }
     }
 }
@@ -100,4 +88,26 @@ func monotonic() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// "[#####-----] 50% 1.0 GiB dirty, ETA 2:05" on stderr, redrawn in place.
+func drawProgress(start: UInt64, now: UInt64, elapsed: Double) {
+    let doneBytes = start > now ? start - now : 0
+    let fraction = start == 0 ? 1 : Double(doneBytes) / Double(start)
+    let width = 30
+    let filled = Int((fraction * Double(width)).rounded(.down))
+    var eta = "--:--"
+    if let seconds = etaSeconds(start: start, now: now, elapsed: elapsed) {
+        eta = "\(seconds / 60):" + (seconds % 60 < 10 ? "0" : "") + "\(seconds % 60)"
+    }
+    let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+    let line = Array("\r[\(bar)] \(Int(fraction * 100))% \(formatBytes(now)) dirty, ETA \(eta)   ".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// Seconds until `now` bytes are written at the rate seen so far; nil before anything was written.
+func etaSeconds(start: UInt64, now: UInt64, elapsed: Double) -> Int? {
+    guard start > now, elapsed > 0 else { return nil }
+    let rate = Double(start - now) / elapsed
+    return Int((Double(now) / rate).rounded())
 }

@@ -120,8 +120,9 @@ struct DeviceFormat {
         var found: [String] = []
         let existing = try Checker(verifyData: false).inspect(image)
         if let sb = existing.superblock {
+            let other = sb.version == Layout.formatVersion ? "" : " of format version \(sb.version), this pcachectl writes \(Layout.formatVersion)"
             found.append("a pcache superblock (uuid \(sb.uuidString)"
-                         + (sb.label.isEmpty ? ")" : ", label \(sb.label))"))
+                         + (sb.label.isEmpty ? "" : ", label \(sb.label)") + other + ")")
         } else if let version = existing.superblockCopies.lazy.compactMap({ (c: CopyStatus<Superblock>) -> UInt16? in
             if case .damaged(.unsupportedVersion(_, let found, _)) = c { found } else { nil }
         }).first {
