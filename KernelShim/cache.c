@@ -140,11 +140,11 @@ static bool cache_replay_ref(struct pcache_cache *cache, const struct pcache_key
 	return true;
 }
 
+/* @spare: an entry for a split, kept across keys (most keys split nothing) */
 static void cache_replay_key(struct pcache_cache *cache, struct pcache_key *key, bool dirty,
-			     u64 *bad)
+			     u64 *bad, struct pcache_key **spare)
 {
 	struct cache_subtree *st = cache_subtree_of(cache, key->off);
-	struct pcache_key *spare;
 	bool crc_bad = false;
 	u32 crc;
 
@@ -161,17 +161,16 @@ static void cache_replay_key(struct pcache_cache *cache, struct pcache_key *key,
 		if (dirty)
 			key->flags |= CACHE_KEY_F_BAD;
 	}
-	spare = cache_key_alloc(cache);
+	if (!*spare)
+		*spare = cache_key_alloc(cache);
 	spin_lock(&st->lock);
-	cache_key_insert(cache, st, key, &spare);
+	cache_key_insert(cache, st, key, spare);
 	if (crc_bad && !dirty) {
 		/* trimmed every older entry of its range: now leave the range to the backing device */
 		rb_erase(&key->node, &st->root);
 		cache_key_free(cache, key);
 	}
 	spin_unlock(&st->lock);
-	if (spare)
-		cache_key_free(cache, spare);
 }
 
 /*
@@ -243,8 +242,9 @@ static int cache_replay_end(struct pcache_cache *cache, const struct cache_pos *
  * before dirty_tail, a LAST kset links to an invalid segment, a kset has
  * unknown flags or a key is corrupt.
  */
-int cache_replay(struct pcache_cache *cache)
+static int cache_replay_log(struct pcache_cache *cache, struct pcache_key **spare)
 {
+	u64 began = ktime_get_ns();
 	void *buf = cache->gc_kset_buf;
 	struct pcache_kset_onmedia *hdr = buf;
 	struct pcache_key_onmedia *k = buf + PCACHE_KSET_HDR_SIZE;
@@ -338,10 +338,10 @@ int cache_replay(struct pcache_cache *cache)
 			if (past_dirty && !(key->flags & CACHE_KEY_F_CLEAN)) {
 				atomic64_inc(&cache->dirty_keys);
 				atomic64_add(key->len, &cache->dirty_bytes);
-				cache_replay_key(cache, key, true, &nbad);
+				cache_replay_key(cache, key, true, &nbad, spare);
 			} else {
 				key->flags |= CACHE_KEY_F_CLEAN;
-				cache_replay_key(cache, key, false, &nbad);
+				cache_replay_key(cache, key, false, &nbad, spare);
 			}
 		}
 		pos.off += PCACHE_KSET_HDR_SIZE + nr * PCACHE_KEY_SIZE;
@@ -389,10 +389,22 @@ int cache_replay(struct pcache_cache *cache)
 	for (i = 0; i < cache->n_segs; i++)
 		if (cache->segs[i].state == CACHE_SEG_FREE)
 			cache_seg_gen_bump(cache, i);
-	pcache_info("%s: replayed %llu ksets, %llu keys (%llu stale, %llu bad), %lld dirty bytes, log end %u:%u (rest of the segment scanned in %llu us)",
+	pcache_info("%s: replayed %llu ksets, %llu keys (%llu stale, %llu bad), %lld dirty bytes, log end %u:%u (rest of the segment scanned in %llu us), in %llu ms",
 		    cache->name, nksets, nkeys, nstale, nbad,
-		    atomic64_read(&cache->dirty_bytes), pos.seg, pos.off, div_u64(scan_ns, 1000));
+		    atomic64_read(&cache->dirty_bytes), pos.seg, pos.off, div_u64(scan_ns, 1000),
+		    div_u64(ktime_get_ns() - began, NSEC_PER_MSEC));
 	return 0;
+}
+
+int cache_replay(struct pcache_cache *cache)
+{
+	struct pcache_key *spare = NULL;
+	int ret;
+
+	ret = cache_replay_log(cache, &spare);
+	if (spare)
+		cache_key_free(cache, spare);
+	return ret;
 }
 
 static void cache_free(struct pcache_cache *cache)

@@ -257,13 +257,13 @@ test_forget_record() {
 	"$PCACHECTL" backing forget /dev/mapper/$DMA --discard-dirty-data >/tmp/r022.out 2>&1 ||
 		fail "pcachectl backing forget failed: $(cat /tmp/r022.out)"
 	grep -qi "warning: .*dirty data" /tmp/r022.out || fail "no warning about dirty data: $(cat /tmp/r022.out)"
-	expect_kmsg "backing_dev0: record of /dev/mapper/$DMA \(ident 'disk-gone'\) forgotten: its unclean cache of 8 segments was discarded"
+	expect_kmsg "backing_dev0: record of /dev/mapper/$DMA \(ident 'disk-gone'\) forgotten: its cache of 8 segments was discarded, any dirty data it held \(not written back\) is lost"
 	used=$(sed -n 's/^seg_used: //p' $CD0/info)
 	[[ $used == 4 ]] || fail "seg_used $used after forget, want 4"
 	grep -q "backing_id=0" $CD0/backing_records && fail "forgotten record still listed: $(cat $CD0/backing_records)"
-	expect_write_ok $ADM "op=backing-stop,backing_id=1"
-	# the forgotten record stays free across a register
+	expect_write_ok $ADM "op=backing-stop,backing_id=1,flush=1"
+	# the forgotten record stays free across a register (and the flushed one holds nothing)
 	expect_write_ok $BUS/cache_dev_unregister cache_dev_id=0
 	expect_write_ok $BUS/cache_dev_register "path=$PMEM"
-	[[ $(sed -n 's/^seg_used: //p' $CD0/info) == 0 ]] || fail "segments claimed after re-register"
+	[[ $(sed -n 's/^seg_used: //p' $CD0/info) == 0 ]] || fail "segments claimed after re-register: $(cat $CD0/backing_records)"
 }
