@@ -311,7 +311,6 @@ int backing_dev_flush(struct pcache_backing_dev *backing_dev)
 
 /* ---- backing-start / backing-stop ---- */
 
-
 static struct pcache_backing_dev *backing_dev_find_started(struct pcache_cache_dev *cache_dev,
 							   dev_t devt)
 {

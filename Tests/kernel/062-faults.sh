@@ -33,7 +33,6 @@ TIMEOUT=840
 DM=pcache-f062
 DMDEV=/dev/mapper/$DM
 ADM=$CD0/adm
-SECTORS=
 # stall_timeout_s for this suite (a module parameter; the old module has none)
 STALL=6
 PARAMS=/sys/module/pcache/parameters
@@ -44,21 +43,10 @@ requires() {
 	command -v dmsetup >/dev/null || { echo "dmsetup missing"; return 1; }
 }
 
-SECTORS=$(blockdev --getsz "$BACKING" 2>/dev/null)
-
-table() { # table linear|error|flakey UP DOWN|delay MS
-	case $1 in
-	linear) echo "0 $SECTORS linear $BACKING 0" ;;
-	error) echo "0 $SECTORS error" ;;
-	flakey) echo "0 $SECTORS flakey $BACKING 0 $2 $3" ;;
-	delay) echo "0 $SECTORS delay $BACKING 0 $2" ;;
-	esac
-}
-
-# dm_switch KIND [ARGS]: load a new table and resume (no udev: --noudevsync).
+# dm_switch KIND [ARGS]: dm_backing_table KIND (linear, error, flakey UP
+# DOWN, delay MS) into $DM, counted as an injected fault.
 dm_switch() {
-	dmsetup reload --noudevsync $DM --table "$(table "$@")" || fail "dmsetup reload $* failed"
-	timeout 60 dmsetup resume --noudevsync $DM || fail "dmsetup resume ($*) failed or hung"
+	dm_backing_switch $DM "$@"
 	rel_tally injected_faults_$1 1
 }
 
@@ -89,7 +77,7 @@ setup() {
 	[[ -w $PARAMS/stall_timeout_s ]] && echo $STALL >$PARAMS/stall_timeout_s
 	fresh_format
 	expect_write_ok $BUS/cache_dev_register "path=$PMEM"
-	dmsetup create --noudevsync $DM --table "$(table linear)" || fail "dmsetup create failed"
+	dmsetup create --noudevsync $DM --table "$(dm_backing_table linear)" || fail "dmsetup create failed"
 	dmsetup mknodes $DM
 	[[ -b $DMDEV ]] || fail "$DMDEV did not appear"
 	start_backing cache_size=128
@@ -99,7 +87,7 @@ setup() {
 }
 
 teardown() {
-	dmsetup reload --noudevsync $DM --table "$(table linear)" 2>/dev/null &&
+	dmsetup reload --noudevsync $DM --table "$(dm_backing_table linear)" 2>/dev/null &&
 		dmsetup resume --noudevsync $DM 2>/dev/null
 	rel_teardown
 	dmsetup remove --noudevsync $DM 2>/dev/null

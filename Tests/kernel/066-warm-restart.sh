@@ -35,19 +35,8 @@ requires() {
 	[[ -x "$PCACHECTL" ]] || { echo "pcachectl is not built"; return 1; }
 }
 
-SECTORS=$(blockdev --getsz "$BACKING" 2>/dev/null)
-
-dm_table() { # linear | delay MS (writes only)
-	case $1 in
-	linear) echo "0 $SECTORS linear $BACKING 0" ;;
-	delay) echo "0 $SECTORS delay $BACKING 0 0 $BACKING 0 $2" ;;
-	esac
-}
-
-dm_switch() {
-	dmsetup reload --noudevsync $DM --table "$(dm_table "$@")" || fail "dmsetup reload $* failed"
-	timeout 60 dmsetup resume --noudevsync $DM || fail "dmsetup resume ($*) failed or hung"
-}
+# dm_switch linear | wdelay MS: a new table for $DM (common.bash)
+dm_switch() { dm_backing_switch $DM "$@"; }
 
 stat_of() { awk -v n="$1" '$1 == n { print $2 }' $CD0/backing_dev0/stats 2>/dev/null; }
 
@@ -88,14 +77,14 @@ read_hits() {
 setup() {
 	load_module
 	fresh_format
-	dmsetup create --noudevsync $DM --table "$(dm_table linear)" || fail "dmsetup create failed"
+	dmsetup create --noudevsync $DM --table "$(dm_backing_table linear)" || fail "dmsetup create failed"
 	dmsetup mknodes $DM
 	[[ -b $DMDEV ]] || fail "$DMDEV did not appear"
 	dd if=/dev/urandom of=$DATA bs=1M count=512 status=none || fail "cannot make test data"
 }
 
 teardown() {
-	dmsetup reload --noudevsync $DM --table "$(dm_table linear)" 2>/dev/null &&
+	dmsetup reload --noudevsync $DM --table "$(dm_backing_table linear)" 2>/dev/null &&
 		dmsetup resume --noudevsync $DM 2>/dev/null
 	rel_teardown
 	dmsetup remove --noudevsync $DM 2>/dev/null
@@ -153,12 +142,18 @@ test_stop_with_500MiB_dirty_is_bounded_and_replayed() {
 	fresh_cache writeback_idle_ms=600000
 	dmsetup suspend --noudevsync $DM || fail "dmsetup suspend failed"
 	dd if=$DATA of=/dev/pcache0 bs=1M count=500 oflag=direct status=none || fail "write failed"
+	# keys still in an open kset are counted once it is logged (its flush
+	# work runs soon after): wait until dirty_bytes stops growing, <= 10 s
 	before=$(stat_of dirty_bytes)
+	for _ in $(seq 10); do
+		sleep 1
+		[[ $(stat_of dirty_bytes) == "$before" ]] && break
+		before=$(stat_of dirty_bytes)
+	done
 	echo "dirty before the stop: $((before / 1048576)) MiB"
-	# (keys still in an open kset are not counted until it is logged)
 	((before >= 450 * 1048576)) || fail "only $before bytes dirty: the test did not build a dirty cache"
 	# writeback's writes held by the suspended disk now take 100 ms each
-	dm_switch delay 100
+	dm_switch wdelay 100
 	ms=$(stop_timed)
 	echo "stop with $((before / 1048576)) MiB dirty behind a disk taking 100 ms per write: ${ms} ms"
 	((ms < 1000)) || fail "the stop took ${ms} ms (want < 1000)"
@@ -184,7 +179,7 @@ test_flush_hands_the_disk_back() {
 		dd of=/dev/pcache0 bs=1M iflag=fullblock oflag=direct status=none || fail "write failed"
 	echo "dirty before the flush: $(($(stat_of dirty_bytes) / 1048576)) MiB"
 	# 64 writes of at most 512 KiB in flight, 300 ms each: about 100 MiB/s
-	dm_switch delay 300
+	dm_switch wdelay 300
 	out=$("$PCACHECTL" backing stop --flush --json --interval 0.2 /dev/pcache0 2>&1)
 	rc=$?
 	echo "$out" | head -n 3
@@ -208,7 +203,7 @@ test_interrupted_flush_keeps_running() {
 	fresh_cache writeback_idle_ms=600000
 	dd if=$DATA of=/dev/pcache0 bs=1M count=300 oflag=direct status=none || fail "write failed"
 	# 64 writes of at most 512 KiB in flight, 2 s each: about 16 MiB/s
-	dm_switch delay 2000
+	dm_switch wdelay 2000
 	"$PCACHECTL" backing stop --flush /dev/pcache0 >/tmp/t066.out 2>&1 &
 	pid=$!
 	sleep 2

@@ -106,3 +106,27 @@ rel_tally() {
 	local name=$1 n=$2
 	echo "$name $n" >>"$RESULTS/tally.txt"
 }
+
+# dm_backing_table KIND [ARGS]: a device-mapper table over the whole of
+# $BACKING: linear | error | flakey UP DOWN (seconds) | delay MS (every I/O)
+# | wdelay MS (writes only, reads undelayed).
+dm_backing_table() {
+	local sectors
+	sectors=$(blockdev --getsz "$BACKING")
+	case $1 in
+	linear) echo "0 $sectors linear $BACKING 0" ;;
+	error) echo "0 $sectors error" ;;
+	flakey) echo "0 $sectors flakey $BACKING 0 $2 $3" ;;
+	delay) echo "0 $sectors delay $BACKING 0 $2" ;;
+	wdelay) echo "0 $sectors delay $BACKING 0 0 $BACKING 0 $2" ;;
+	esac
+}
+
+# dm_backing_switch NAME KIND [ARGS]: load dm_backing_table KIND into the
+# device NAME and resume it (no udev: --noudevsync).
+dm_backing_switch() {
+	local name=$1
+	shift
+	dmsetup reload --noudevsync "$name" --table "$(dm_backing_table "$@")" || fail "dmsetup reload $* failed"
+	timeout 60 dmsetup resume --noudevsync "$name" || fail "dmsetup resume ($*) failed or hung"
+}

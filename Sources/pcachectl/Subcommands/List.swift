@@ -25,7 +25,8 @@ extension PcacheCtl {
                 }
                 if output.json {
                     print(JSON.document([("caches", .array(caches.map { cache in
-                        guard case .object(var fields) = cache.json(stats: false) else { return cache.json(stats: false) }
+                        let base = cache.json(stats: false)
+                        guard case .object(var fields) = base else { return base }
                         fields.append(("kept_caches", .array(kept(cache).map { r in
                             .object([("record", .string(r.name)), ("state", .string(r.state.rawValue)),
                                      ("path", .string(r.path)), ("disk_current", .bool(false))])
